@@ -1,0 +1,5 @@
+"""symaudit: predict whether the native libraries of an Android package will load."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

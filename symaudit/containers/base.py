@@ -1,0 +1,92 @@
+"""What every container reader gives the rest of symaudit: library entries and their bytes.
+
+Containers know zips, folders and ABI directory names; they know nothing about ELF. Bytes are
+read one library at a time (``Package.read``) so a 4-ABI APK is never held in memory at once.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+# The five ABI directory names Android knows (REFERENCE.md §1.1).
+KNOWN_ABIS = ("arm64-v8a", "armeabi-v7a", "x86", "x86_64", "riscv64")
+# Directory names that look like an ABI folder but that no current device loads from.
+LEGACY_ABIS = ("armeabi", "mips", "mips64")
+
+
+class PackageKind(str, enum.Enum):
+    APK = "apk"
+    AAB = "aab"
+    APKS = "apks"
+    AAR = "aar"
+    ZIP = "zip"
+    FOLDER = "folder"
+    FILES = "files"
+    """One or more ``.so`` files named on the command line."""
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryEntry:
+    """A ``.so`` inside a package, before its bytes are read."""
+
+    abi: str | None
+    """ABI directory it sits in (``arm64-v8a``); None for loose files (the ELF machine decides)."""
+    path: str
+    """Path inside the container (``lib/arm64-v8a/libwenet.so``), or the file's path on disk."""
+    name: str
+    """File name (``libwenet.so``): the name DT_NEEDED entries are matched against."""
+    size: int
+    """Uncompressed size in bytes."""
+    compressed: bool = False
+    """True when deflated in the zip (needs extractNativeLibs); False when stored or a plain file."""
+    data_offset: int | None = None
+    """Offset of the member's data inside the archive that directly holds it (the installed APK,
+    also for a split APK nested in an APKS), when stored (zip method 0); None otherwise. Computed
+    from the *local* header (name and extra lengths there), as the 16 KB zip-alignment rule needs."""
+    container: str | None = None
+    """For nested packages (APKS): the inner archive's path (``splits/base-arm64_v8a.apk``)."""
+
+
+class Package(Protocol):
+    """An opened input. Use as a context manager; ``read`` is bounded and never touches disk."""
+
+    path: str
+    """The input path as the user gave it."""
+    kind: PackageKind
+    sha256: str | None
+    """sha256 of the input file; None for folders and multiple files."""
+
+    def libraries(self) -> list[LibraryEntry]:
+        """Every ``.so`` entry under a recognised native-library directory, in a stable order."""
+        ...
+
+    def read(self, entry: LibraryEntry) -> bytes:
+        """The entry's bytes; raises InputError for a member that cannot be read (encrypted,
+        corrupt, over the size bound) naming the package and member."""
+        ...
+
+    def members(self) -> list[str]:
+        """Every member path (zip names, or relative paths in a folder); empty for loose files."""
+        ...
+
+    def read_member(self, path: str, limit: int | None = None) -> bytes:
+        """Any member's bytes (manifests, models, ``abi.json``), bounded like ``read``."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Package: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def iter_abis(entries: list[LibraryEntry]) -> Iterator[str]:
+    """The distinct ABIs of some entries, in first-seen order."""
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.abi is not None and entry.abi not in seen:
+            seen.add(entry.abi)
+            yield entry.abi
