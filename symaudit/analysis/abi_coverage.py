@@ -1,0 +1,35 @@
+"""Libraries that some ABI directories of a package have and another lacks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from symaudit.findings import ABI_INCOMPLETE, Finding
+
+
+def abi_incomplete(names_by_abi: Mapping[str, set[str]]) -> list[Finding]:
+    """One ``abi-incomplete`` finding per (ABI lacking a library, library).
+
+    A device installs one ABI directory only, so every ABI directory the package has must hold
+    every library; an ABI the package has no directory for is not judged (devices fall back).
+    """
+    findings = []
+    everything = set().union(*names_by_abi.values()) if names_by_abi else set()
+    for abi in sorted(names_by_abi):
+        names = names_by_abi[abi]
+        for name in sorted(everything - names):
+            have = sorted(other for other, present in names_by_abi.items() if name in present)
+            findings.append(
+                Finding(
+                    rule=ABI_INCOMPLETE.id,
+                    severity=ABI_INCOMPLETE.severity,
+                    abi=abi,
+                    library=name,
+                    message=f"{name} is packaged for {', '.join(have)} but not for {abi}",
+                    hint=(
+                        f"Build {name} for {abi} too (check abiFilters of every module), or drop "
+                        f"{abi} from the package."
+                    ),
+                )
+            )
+    return findings

@@ -1,0 +1,38 @@
+"""ELF machine and class against the ABI directory a library sits in."""
+
+from __future__ import annotations
+
+from symaudit.analysis.platform_libs import abi_specs, machine_name
+from symaudit.elf.model import ElfLibrary
+from symaudit.findings import WRONG_ARCH, Finding
+
+
+def wrong_arch(abi: str, name: str, path: str, library: ElfLibrary) -> Finding | None:
+    """A ``wrong-arch`` finding worded as bionic words the refusal, or None when it matches.
+
+    Unknown ABI directory names are not judged here: nothing says what they should hold.
+    """
+    spec = abi_specs().get(abi)
+    if spec is None:
+        return None
+    if library.machine != spec.machine:
+        got = machine_name(library.machine)
+        message = (
+            f'"{name}" is for {got} ({library.machine}) instead of {spec.machine_name} ({spec.machine})'
+        )
+    elif library.bits != spec.bits:
+        message = f'"{name}" is {library.bits}-bit instead of {spec.bits}-bit'
+    else:
+        return None
+    return Finding(
+        rule=WRONG_ARCH.id,
+        severity=WRONG_ARCH.severity,
+        abi=abi,
+        library=name,
+        path=path,
+        message=f"dlopen failed: {message}",
+        hint=(
+            f"Put the {abi} build of {name} in lib/{abi}/ (check abiFilters and where prebuilt "
+            "libraries in jniLibs/ come from)."
+        ),
+    )

@@ -1,0 +1,253 @@
+"""The bionic dynamic linker, as far as load success is concerned.
+
+For every packaged library of one ABI, this builds the load group bionic builds when that library
+is ``dlopen``ed (``System.loadLibrary``): the library, then its DT_NEEDED closure breadth-first
+(API 22+). Every non-weak undefined symbol of the library must then be defined by a library of
+that group; bionic binds everything at load time, so one miss fails the whole load.
+
+Each library is checked as its own root: Java may load any of them first, and a library whose
+imports are only met by a library outside its DT_NEEDED closure fails when loaded on its own.
+Platform libraries are not packaged; without an NDK sysroot (see the platform rules) an import the
+packaged group does not define is presumed to come from the platform when
+
+* its version names a platform library (``malloc@LIBC`` from ``libc.so``), or
+* it is a C name (not ``_Z``), not a C++ runtime entry point (``__cxa_*``, ``__gxx_*``: those come
+  from ``libc++_shared.so`` or a static libc++), and the group reaches a platform library, or
+* it is one of the handful of C++ names the platform ``libstdc++.so`` exports (operator
+  new/delete, ``std::nothrow``) and the group reaches ``libstdc++.so``.
+
+Any other ``_Z`` name must come from a packaged library: the platform's own libc++ lives in
+``std::__1``, never in the NDK's ``std::__ndk1``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from symaudit.analysis.platform_libs import PlatformLibs, platform_libs
+from symaudit.demangle import demangle
+from symaudit.elf.model import ElfLibrary, ExportTable
+from symaudit.findings import MISSING_LIBRARY, UNRESOLVED_SYMBOL, Finding
+
+# C-named entry points of the C++ runtime: libc never exports them (except the ones listed in
+# platform_libs.json and the three libc functions below), so they are never presumed platform-provided.
+_CXX_RUNTIME_PREFIXES = ("__cxa_", "__gxx_")
+_LIBC_CXA_NAMES = frozenset({"__cxa_atexit", "__cxa_finalize", "__cxa_thread_atexit_impl"})
+
+
+@dataclass(frozen=True, slots=True)
+class LoadGroup:
+    """The libraries bionic loads for one root, in breadth-first order."""
+
+    root: str
+    order: tuple[str, ...]
+    """Every library reached, packaged or platform, root first: the lookup order."""
+    packaged: tuple[str, ...]
+    """Loadable packaged libraries of ``order``."""
+    platform: tuple[str, ...]
+    """Public platform libraries of ``order``."""
+    missing: tuple[tuple[str, str], ...]
+    """(needing library, needed name) for each DT_NEEDED found nowhere."""
+    unloadable: tuple[str, ...]
+    """Packaged libraries reached that the loader rejects (corrupt, wrong machine)."""
+
+    @property
+    def loads(self) -> bool:
+        """False when the loader fails before looking at symbols."""
+        return not self.missing and not self.unloadable
+
+
+def load_group(
+    root: str,
+    libraries: Mapping[str, ElfLibrary],
+    unloadable: Iterable[str] = (),
+    platform: PlatformLibs | None = None,
+) -> LoadGroup:
+    """bionic's breadth-first DT_NEEDED closure of ``root`` within one ABI directory.
+
+    DT_NEEDED names are matched against file names in the ABI directory (where the loader looks),
+    packaged libraries first, then the public platform libraries.
+    """
+    platform = platform or platform_libs()
+    broken = set(unloadable)
+    order = [root]
+    seen = {root}
+    packaged: list[str] = [root]
+    platform_reached: list[str] = []
+    missing: list[tuple[str, str]] = []
+    unloadable_reached: list[str] = []
+    queue = deque([root])
+    while queue:
+        current = queue.popleft()
+        for needed in libraries[current].needed:
+            if needed in seen:
+                continue
+            seen.add(needed)
+            if needed in libraries:
+                order.append(needed)
+                packaged.append(needed)
+                queue.append(needed)
+            elif needed in broken:
+                order.append(needed)
+                unloadable_reached.append(needed)
+            elif platform.is_public(needed):
+                order.append(needed)
+                platform_reached.append(needed)
+            else:
+                missing.append((current, needed))
+    return LoadGroup(
+        root=root,
+        order=tuple(order),
+        packaged=tuple(packaged),
+        platform=tuple(platform_reached),
+        missing=tuple(missing),
+        unloadable=tuple(unloadable_reached),
+    )
+
+
+def defines(provider: ElfLibrary, name: str, version: str | None) -> bool:
+    """Whether ``provider`` can satisfy a reference to ``name`` (at ``version``), as bionic decides.
+
+    bionic's rules (``check_symbol_version``/``find_verdef_version_index``), first that applies:
+    no versym table in the provider: any definition matches; an unversioned reference: any
+    definition not marked hidden; a version the provider does not define: only unversioned
+    definitions; otherwise the definition's version must be the one asked for.
+    """
+    exports: ExportTable = provider.exports
+    if name not in exports:
+        return False
+    if exports.versions is None or not provider.has_versym:
+        return True
+    for symbol in exports.all_named(name):
+        if version is None:
+            if not symbol.hidden:
+                return True
+        elif version not in provider.versions_defined:
+            if symbol.version is None:
+                return True
+        elif symbol.version == version:
+            return True
+    return False
+
+
+def _presumed_platform(
+    name: str, version_file: str | None, group: LoadGroup, platform: PlatformLibs
+) -> bool:
+    if version_file is not None and version_file in group.platform:
+        return True
+    if not group.platform:
+        return False
+    if name.startswith("_Z"):
+        return name in platform.cxx_exports and platform.cxx_library in group.platform
+    if name.startswith(_CXX_RUNTIME_PREFIXES):
+        if name in _LIBC_CXA_NAMES:
+            return "libc.so" in group.platform
+        return name in platform.cxx_exports and platform.cxx_library in group.platform
+    return True
+
+
+def _missing_library_findings(
+    abi: str, groups: Mapping[str, LoadGroup], paths: Mapping[str, str]
+) -> list[Finding]:
+    affected: dict[tuple[str, str], list[str]] = {}
+    for root, group in groups.items():
+        for needer, needed in group.missing:
+            roots = affected.setdefault((needer, needed), [])
+            if root != needer:
+                roots.append(root)
+    findings = []
+    for (needer, needed), roots in affected.items():
+        findings.append(
+            Finding(
+                rule=MISSING_LIBRARY.id,
+                severity=MISSING_LIBRARY.severity,
+                abi=abi,
+                library=needer,
+                needed=needed,
+                path=paths.get(needer),
+                message=f'dlopen failed: library "{needed}" not found: needed by {needer}',
+                hint=(
+                    f"Package {needed} in lib/{abi}/ (add the dependency that ships it, or remove a "
+                    f"packaging exclude that dropped it), or relink {needer} without it."
+                ),
+                affected=tuple(sorted(roots)),
+            )
+        )
+    return findings
+
+
+def _unresolved_hint(
+    importer: str, name: str, outside: list[str], group: LoadGroup, version: str | None
+) -> str:
+    if outside:
+        providers = ", ".join(outside)
+        return (
+            f"{providers} defines it but is not in {importer}'s DT_NEEDED closure: link {importer} "
+            f"against {outside[0]} (add it to target_link_libraries) so bionic loads it first."
+        )
+    what = "the C++ runtime (libc++_shared.so)" if name.startswith("_ZNSt6__ndk1") else "its provider"
+    versioned = f" at version {version}" if version else ""
+    return (
+        f"Nothing in the load group defines it{versioned}. Rebuild {importer} against the headers of "
+        f"the libraries you ship, or ship the version of {what} it was built against."
+    )
+
+
+def resolve_abi(
+    abi: str,
+    libraries: Mapping[str, ElfLibrary],
+    unloadable: Iterable[str] = (),
+    paths: Mapping[str, str] | None = None,
+    platform: PlatformLibs | None = None,
+) -> tuple[dict[str, LoadGroup], list[Finding]]:
+    """Load groups of every library of one ABI, and the load failures they predict.
+
+    ``libraries`` maps file names to the loadable libraries of the ABI directory; ``unloadable``
+    names packaged libraries the loader rejects (they are reported by their own rules). No
+    ``unresolved-symbol`` is reported for a library whose group already fails on a missing or
+    unloadable library: the loader stops there first.
+    """
+    platform = platform or platform_libs()
+    paths = paths or {}
+    broken = tuple(unloadable)
+    groups = {name: load_group(name, libraries, broken, platform) for name in sorted(libraries)}
+    findings = _missing_library_findings(abi, groups, paths)
+    for importer, group in groups.items():
+        if not group.loads:
+            continue
+        library = libraries[importer]
+        imports = library.imports
+        weak = imports.weak_mask
+        providers = [libraries[name] for name in group.packaged if name != importer]
+        for position, name in enumerate(imports.names):
+            if weak[position]:
+                continue
+            version = imports.versions[position] if imports.versions is not None else None
+            version_file = imports.version_files[position] if imports.version_files is not None else None
+            if any(defines(provider, name, version) for provider in providers):
+                continue
+            if _presumed_platform(name, version_file, group, platform):
+                continue
+            outside = [
+                other
+                for other in sorted(libraries)
+                if other not in group.packaged and defines(libraries[other], name, version)
+            ]
+            findings.append(
+                Finding(
+                    rule=UNRESOLVED_SYMBOL.id,
+                    severity=UNRESOLVED_SYMBOL.severity,
+                    abi=abi,
+                    library=importer,
+                    symbol=name,
+                    demangled=demangle(name),
+                    version=version,
+                    path=paths.get(importer),
+                    message=f'dlopen failed: cannot locate symbol "{name}" referenced by "{importer}"',
+                    hint=_unresolved_hint(importer, name, outside, group, version),
+                    searched=group.order,
+                )
+            )
+    return groups, findings
