@@ -1,0 +1,239 @@
+"""One audit run: package in, :class:`Report` out.
+
+The pipeline goes one way: the container yields library entries; each is read and parsed, one ABI
+at a time (a 4-ABI APK is never held in memory at once); the analyses turn the ABI's models into
+findings; the models are dropped before the next ABI. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from symaudit import __version__
+from symaudit.analysis.abi_coverage import abi_incomplete
+from symaudit.analysis.arch import wrong_arch
+from symaudit.analysis.linker import LoadGroup, resolve_abi
+from symaudit.analysis.platform_libs import abi_for_machine, machine_name
+from symaudit.containers.base import LibraryEntry, Package, PackageKind
+from symaudit.elf.model import ElfLibrary
+from symaudit.elf.reader import CorruptElfError, read_elf
+from symaudit.errors import MemberError
+from symaudit.findings import CORRUPT_LIBRARY, Finding, sort_key
+
+UNKNOWN_ABI = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    path: str
+    kind: str
+    sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryRecord:
+    """What the report says about one packaged library (the model itself is not kept)."""
+
+    abi: str
+    name: str
+    path: str
+    sha256: str | None
+    size: int
+    soname: str | None = None
+    needed: tuple[str, ...] = ()
+    machine: str | None = None
+    elf_class: int | None = None
+    exports: int | None = None
+    imports: int | None = None
+    load_group: tuple[str, ...] = ()
+    compressed: bool = False
+    container: str | None = None
+    error: str | None = None
+    """Why the library could not be read, when it could not."""
+    extra: tuple[tuple[str, object], ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    input: InputRecord
+    libraries: tuple[LibraryRecord, ...]
+    findings: tuple[Finding, ...]
+    tool_version: str = __version__
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity.value == severity)
+
+
+@dataclass(frozen=True, slots=True)
+class AbiContext:
+    """Everything an ABI-level analysis gets: the loadable models and what the linker found."""
+
+    abi: str
+    libraries: Mapping[str, ElfLibrary]
+    unloadable: tuple[str, ...]
+    paths: Mapping[str, str]
+    groups: Mapping[str, LoadGroup]
+
+
+AbiAnalysis = Callable[[AbiContext], Iterable[Finding]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    entry: LibraryEntry
+    abi: str
+    sha256: str | None
+    library: ElfLibrary | None
+    error: str | None
+
+
+def _parse(package: Package, entry: LibraryEntry) -> _Parsed:
+    try:
+        data = package.read(entry)
+    except MemberError as exc:
+        return _Parsed(entry, entry.abi or UNKNOWN_ABI, None, None, _member_reason(exc, entry))
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        library = read_elf(data, entry.name)
+    except CorruptElfError as exc:
+        return _Parsed(entry, entry.abi or UNKNOWN_ABI, digest, None, str(exc))
+    abi = entry.abi or abi_for_machine(library.machine, library.bits) or UNKNOWN_ABI
+    return _Parsed(entry, abi, digest, library, None)
+
+
+def _member_reason(exc: MemberError, entry: LibraryEntry) -> str:
+    # MemberError names the package and member; the finding already names the library.
+    text = str(exc)
+    marker = f"{entry.path}: "
+    return text.split(marker, 1)[1] if marker in text else text
+
+
+def _abi_batches(package: Package, entries: Sequence[LibraryEntry]) -> Iterable[list[_Parsed]]:
+    """Parsed libraries grouped by ABI. Packages with ABI directories are read one ABI at a time;
+    loose files must be parsed before their ABI (from the ELF machine) is known."""
+    if all(entry.abi is not None for entry in entries):
+        order: list[str] = []
+        by_abi: dict[str, list[LibraryEntry]] = {}
+        for entry in entries:
+            assert entry.abi is not None
+            if entry.abi not in by_abi:
+                order.append(entry.abi)
+                by_abi[entry.abi] = []
+            by_abi[entry.abi].append(entry)
+        for abi in order:
+            yield [_parse(package, entry) for entry in by_abi[abi]]
+        return
+    parsed_by_abi: dict[str, list[_Parsed]] = {}
+    for entry in entries:
+        parsed = _parse(package, entry)
+        parsed_by_abi.setdefault(parsed.abi, []).append(parsed)
+    yield from parsed_by_abi.values()
+
+
+def _record(parsed: _Parsed, group: LoadGroup | None) -> LibraryRecord:
+    entry, library = parsed.entry, parsed.library
+    base = {
+        "abi": parsed.abi,
+        "name": entry.name,
+        "path": entry.path,
+        "sha256": parsed.sha256,
+        "size": entry.size,
+        "compressed": entry.compressed,
+        "container": entry.container,
+    }
+    if library is None:
+        return LibraryRecord(**base, error=parsed.error)  # type: ignore[arg-type]
+    return LibraryRecord(
+        **base,  # type: ignore[arg-type]
+        soname=library.soname,
+        needed=library.needed,
+        machine=machine_name(library.machine),
+        elf_class=library.bits,
+        exports=len(library.exports),
+        imports=len(library.imports),
+        load_group=group.order if group is not None else (),
+    )
+
+
+def _corrupt(parsed: _Parsed, affected: tuple[str, ...]) -> Finding:
+    name = parsed.entry.name
+    return Finding(
+        rule=CORRUPT_LIBRARY.id,
+        severity=CORRUPT_LIBRARY.severity,
+        abi=parsed.abi,
+        library=name,
+        path=parsed.entry.path,
+        message=f'"{name}" is not a loadable ELF shared object: {parsed.error}',
+        hint=(
+            f"Rebuild or re-download {name} and check how it reaches the package "
+            "(an interrupted copy or a Git LFS pointer file are common causes)."
+        ),
+        affected=affected,
+    )
+
+
+def _dependents(broken: str, groups: Mapping[str, LoadGroup]) -> tuple[str, ...]:
+    return tuple(sorted(root for root, group in groups.items() if broken in group.unloadable))
+
+
+def audit_package(
+    package: Package,
+    abis: Sequence[str] | None = None,
+    analyses: Sequence[AbiAnalysis] = (),
+) -> Report:
+    """Audit every native library of ``package`` (restricted to ``abis`` when given)."""
+    entries = [e for e in package.libraries() if not abis or e.abi is None or e.abi in abis]
+    records: list[LibraryRecord] = []
+    findings: list[Finding] = []
+    names_by_abi: dict[str, set[str]] = {}
+    for batch in _abi_batches(package, entries):
+        if abis and batch and batch[0].abi not in abis:
+            continue
+        abi = batch[0].abi if batch else UNKNOWN_ABI
+        loadable: dict[str, ElfLibrary] = {}
+        paths: dict[str, str] = {}
+        kept: list[_Parsed] = []
+        unloadable: list[str] = []
+        arch_findings: list[Finding] = []
+        for parsed in batch:
+            name = parsed.entry.name
+            names_by_abi.setdefault(abi, set()).add(name)
+            if name in paths:
+                # The same library twice in one ABI (an APKS split and its standalone twin):
+                # the first one is what the device gets; keep its record, skip the copy.
+                records.append(_record(parsed, None))
+                continue
+            paths[name] = parsed.entry.path
+            kept.append(parsed)
+            if parsed.library is None:
+                unloadable.append(name)
+                continue
+            mismatch = wrong_arch(abi, name, parsed.entry.path, parsed.library)
+            if mismatch is not None:
+                arch_findings.append(mismatch)
+                unloadable.append(name)
+                continue
+            loadable[name] = parsed.library
+        groups, linker_findings = resolve_abi(abi, loadable, unloadable, paths)
+        for parsed in kept:
+            records.append(_record(parsed, groups.get(parsed.entry.name)))
+            if parsed.library is None:
+                findings.append(_corrupt(parsed, _dependents(parsed.entry.name, groups)))
+        for finding in arch_findings:
+            findings.append(replace(finding, affected=_dependents(finding.library or "", groups)))
+        findings.extend(linker_findings)
+        context = AbiContext(abi, loadable, tuple(unloadable), paths, groups)
+        for analysis in analyses:
+            findings.extend(analysis(context))
+    if package.kind is not PackageKind.FILES:
+        findings.extend(abi_incomplete(names_by_abi))
+    records.sort(key=lambda r: (r.abi, r.name, r.path))
+    findings.sort(key=sort_key)
+    return Report(
+        input=InputRecord(package.path, package.kind.value, package.sha256),
+        libraries=tuple(records),
+        findings=tuple(findings),
+    )
+

@@ -1,0 +1,78 @@
+"""The text report: findings grouped by ABI and library, demangled, and a one-line verdict last."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from tabulate import tabulate
+
+from symaudit.audit import Report
+from symaudit.demangle import readable
+from symaudit.findings import Finding
+
+
+def _subject(finding: Finding) -> str:
+    if finding.symbol:
+        shown = readable(finding.symbol)
+        return f"{shown}@{finding.version}" if finding.version else shown
+    if finding.needed:
+        return finding.needed
+    return finding.library or ""
+
+
+def verdict(report: Report) -> str:
+    errors, warnings = report.count("error"), report.count("warning")
+    abis = sorted({r.abi for r in report.libraries})
+    if errors:
+        failing = sorted({f.library for f in report.findings if f.severity.value == "error" and f.library})
+        shown = ", ".join(failing[:5]) + (f" and {len(failing) - 5} more" if len(failing) > 5 else "")
+        return (
+            f"FAIL: {errors} error(s), {warnings} warning(s): loading {shown} will fail "
+            f"({', '.join(sorted({f.abi for f in report.findings if f.abi and f.severity.value == 'error'}))})"
+        )
+    if warnings:
+        return f"WARN: no load failure predicted for {len(report.libraries)} libraries in {len(abis)} ABI(s); {warnings} warning(s)"
+    return f"OK: {len(report.libraries)} libraries in {len(abis)} ABI(s) will load (0 errors, 0 warnings)"
+
+
+def render(report: Report) -> str:
+    abis = sorted({r.abi for r in report.libraries})
+    lines = [
+        f"symaudit {report.tool_version}: {report.input.path} ({report.input.kind}, "
+        f"{len(report.libraries)} libraries, {len(abis)} ABI(s): {', '.join(abis) or 'none'})",
+        "",
+    ]
+    grouped: dict[str | None, dict[str | None, list[Finding]]] = defaultdict(lambda: defaultdict(list))
+    for finding in report.findings:
+        grouped[finding.abi][finding.library].append(finding)
+    for abi in sorted(grouped, key=lambda a: a or ""):
+        lines.append(f"== {abi or 'package'} ==")
+        for library in sorted(grouped[abi], key=lambda name: name or ""):
+            findings = grouped[abi][library]
+            path = next((f.path for f in findings if f.path), None)
+            lines.append(f"{library or '(package)'}" + (f"  ({path})" if path else ""))
+            rows = [(f.severity.value, f.rule, _subject(f)) for f in findings]
+            table = tabulate(rows, headers=("severity", "rule", "symbol / library"), tablefmt="simple")
+            lines.extend("  " + row for row in table.splitlines())
+            first = findings[0]
+            lines.append(f"  on device: {first.message}")
+            searched = next((f.searched for f in findings if f.searched), ())
+            if searched:
+                lines.append(f"  searched:  {' -> '.join(searched)}")
+            affected = sorted({name for f in findings for name in f.affected})
+            if affected:
+                lines.append(f"  also fails: {', '.join(affected)}")
+            for hint in dict.fromkeys(f.hint for f in findings):
+                lines.append(f"  hint:      {hint}")
+            lines.append("")
+    if report.libraries:
+        rows = []
+        for abi in abis:
+            libs = [r for r in report.libraries if r.abi == abi]
+            errors = sum(1 for f in report.findings if f.abi == abi and f.severity.value == "error")
+            warnings = sum(1 for f in report.findings if f.abi == abi and f.severity.value == "warning")
+            rows.append((abi, len(libs), errors, warnings))
+        lines.extend(tabulate(rows, headers=("ABI", "libraries", "errors", "warnings")).splitlines())
+        lines.append("")
+    lines.append(verdict(report))
+    return "\n".join(lines) + "\n"
