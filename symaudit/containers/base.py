@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 # The five ABI directory names Android knows (REFERENCE.md §1.1).
 KNOWN_ABIS = ("arm64-v8a", "armeabi-v7a", "x86", "x86_64", "riscv64")
@@ -90,3 +90,47 @@ def iter_abis(entries: list[LibraryEntry]) -> Iterator[str]:
         if entry.abi is not None and entry.abi not in seen:
             seen.add(entry.abi)
             yield entry.abi
+
+
+# bundletool's nested APK folders, in the order a current device prefers them.
+_CONTAINER_RANKS = (("splits/", 0), ("standalones/", 1), ("universal.apk", 2))
+
+
+def _container_rank(container: str | None) -> int:
+    if container is None:
+        return -1
+    for prefix, rank in _CONTAINER_RANKS:
+        if container.startswith(prefix):
+            return rank
+    return len(_CONTAINER_RANKS)
+
+
+def library_order(entry: LibraryEntry) -> tuple[str, str, str, int, str]:
+    """The stable order of ``Package.libraries()``: abi, name, path, then the nested APK.
+
+    Equal ``(abi, name)`` entries of an APKS come split first, then standalone, then universal,
+    so the first of them is the copy a device with split APK support installs.
+    """
+    return (entry.abi or "", entry.name, entry.path, _container_rank(entry.container), entry.container or "")
+
+
+_Self = TypeVar("_Self", bound="ClosingPackage")
+
+
+class ClosingPackage:
+    """The context-manager half of ``Package``, for readers whose ``close`` releases everything."""
+
+    def close(self) -> None:
+        """Nothing to release unless a reader holds files open."""
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def shown(path: str) -> str:
+    """``path`` fit for a one-line message: member names come from the package, and a newline
+    or a terminal escape in one must not break the line the CLI prints."""
+    return path if path.isprintable() else path.encode("unicode_escape").decode("ascii")

@@ -1,0 +1,168 @@
+"""Inputs on disk: a folder of ``<abi>/lib*.so`` (FOLDER) and ``.so`` files named one by one (FILES).
+
+Symlinks to files are read through (``libfoo.so -> libfoo.so.1`` is how NDK builds ship), but
+folders are walked without following links, so a link loop can neither hang the listing nor list
+a library twice. Files are opened non-blocking and must be regular, so a FIFO named ``x.so``
+cannot hang a read either.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from symaudit.containers import layout, limits
+from symaudit.containers.base import ClosingPackage, LibraryEntry, PackageKind, library_order, shown
+from symaudit.errors import InputError, MemberError
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def describe_os_error(exc: OSError, path: str) -> str:
+    """``permission denied``, ``symlink loop``, ``broken symlink (points to x)``: the problem in
+    words, for a message that already names ``path``."""
+    if exc.errno == errno.ELOOP:
+        return "symlink loop"
+    if exc.errno == errno.ENOENT and os.path.islink(path):
+        try:
+            return f"broken symlink (points to {shown(os.readlink(path))})"
+        except OSError:
+            return "broken symlink"
+    if exc.errno == errno.ENOENT:
+        return "no such file or directory"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def open_regular(path: str, label: str, error: type[InputError]) -> BinaryIO:
+    """``path`` opened for reading, or ``error("<label>: <problem>")``."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        raise error(f"{label}: {describe_os_error(exc, path)}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        os.close(fd)
+        raise error(f"{label}: {describe_os_error(exc, path)}") from None
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise error(f"{label}: not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def read_regular(path: str, label: str, limit: int | None = None) -> bytes:
+    """The whole file in one read, bounded: MemberError for a file that cannot be read,
+    InputError past ``MAX_MEMBER_BYTES`` (as for a zip member), MemberError past ``limit``."""
+    with open_regular(path, label, MemberError) as fp:
+        bound = limits.MAX_MEMBER_BYTES if limit is None else min(limit, limits.MAX_MEMBER_BYTES)
+        try:
+            size = os.fstat(fp.fileno()).st_size
+            data = fp.read(min(size, bound) + 1)
+        except OSError as exc:
+            raise MemberError(f"{label}: {describe_os_error(exc, path)}") from None
+    if len(data) > bound:
+        if bound == limits.MAX_MEMBER_BYTES:
+            raise InputError(f"{label}: file size exceeds {limits.describe_size(bound)}")
+        raise MemberError(f"{label}: larger than the {bound}-byte limit of this read")
+    return data
+
+
+def _size(path: str) -> int:
+    """0 for a library that cannot be stat'ed: its read reports why (broken link, loop)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _walk(root: str) -> list[str]:
+    """Every non-folder under ``root`` as a ``/``-separated relative path; an unreadable folder
+    is an InputError, not a silent gap in the library list."""
+
+    def fail(exc: OSError) -> None:
+        where = exc.filename if isinstance(exc.filename, str) else root
+        inner = os.path.relpath(where, root)
+        label = root if inner == "." else f"{root}: {shown(inner)}"
+        raise InputError(f"{label}: cannot list folder: {describe_os_error(exc, where)}")
+
+    found: list[str] = []
+    for folder, _, files in os.walk(root, onerror=fail, followlinks=False):
+        inner = os.path.relpath(folder, root)
+        prefix = "" if inner == "." else inner.replace(os.sep, "/") + "/"
+        found.extend(prefix + name for name in files)
+    return found
+
+
+class FolderPackage(ClosingPackage):
+    """A folder such as ``build/jniLibs`` or an unzipped package: libraries under ABI folders."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.kind = PackageKind.FOLDER
+        self.sha256: str | None = None
+        self._files = _walk(path)
+        top = os.path.basename(os.path.abspath(path))
+        self._entries = sorted(
+            (
+                LibraryEntry(
+                    abi=abi,
+                    path=member,
+                    name=member.rpartition("/")[2],
+                    size=_size(os.path.join(path, member)),
+                )
+                for abi, member in layout.libraries_of(
+                    PackageKind.FOLDER, ((member, member) for member in self._files), top_dir=top
+                )
+            ),
+            key=library_order,
+        )
+        if not self._entries:
+            raise InputError(f"{path}: no native libraries found (expected <abi>/lib*.so)")
+
+    def libraries(self) -> list[LibraryEntry]:
+        return list(self._entries)
+
+    def read(self, entry: LibraryEntry) -> bytes:
+        return self.read_member(entry.path)
+
+    def members(self) -> list[str]:
+        return list(self._files)
+
+    def read_member(self, path: str, limit: int | None = None) -> bytes:
+        parts = path.split("/")
+        if os.path.isabs(path) or ".." in parts or "" in parts:
+            raise MemberError(f"{self.path}: {shown(path)}: no such member")
+        return read_regular(os.path.join(self.path, *parts), f"{self.path}: {shown(path)}", limit)
+
+
+class FilesPackage(ClosingPackage):
+    """Loose ``.so`` files: no ABI folder, so the ELF machine decides each library's ABI."""
+
+    def __init__(self, paths: Sequence[str], sha256: str | None) -> None:
+        self.path = paths[0] if len(paths) == 1 else ", ".join(paths)
+        self.kind = PackageKind.FILES
+        self.sha256 = sha256
+        self._entries = sorted(
+            (
+                LibraryEntry(abi=None, path=path, name=os.path.basename(path), size=_size(path))
+                for path in paths
+            ),
+            key=library_order,
+        )
+
+    def libraries(self) -> list[LibraryEntry]:
+        return list(self._entries)
+
+    def read(self, entry: LibraryEntry) -> bytes:
+        return read_regular(entry.path, entry.path)
+
+    def members(self) -> list[str]:
+        return []
+
+    def read_member(self, path: str, limit: int | None = None) -> bytes:
+        raise MemberError(f"{path}: no such member (loose files have no members)")
