@@ -66,13 +66,13 @@ def render(report: Report) -> str:
                 lines.append(f"  hint:      {hint}")
             lines.append("")
     if report.libraries:
-        rows = []
+        summary: list[tuple[str, int, int, int]] = []
         for abi in abis:
             libs = [r for r in report.libraries if r.abi == abi]
             errors = sum(1 for f in report.findings if f.abi == abi and f.severity.value == "error")
             warnings = sum(1 for f in report.findings if f.abi == abi and f.severity.value == "warning")
-            rows.append((abi, len(libs), errors, warnings))
-        lines.extend(tabulate(rows, headers=("ABI", "libraries", "errors", "warnings")).splitlines())
+            summary.append((abi, len(libs), errors, warnings))
+        lines.extend(tabulate(summary, headers=("ABI", "libraries", "errors", "warnings")).splitlines())
         lines.append("")
     lines.append(verdict(report))
     return "\n".join(lines) + "\n"

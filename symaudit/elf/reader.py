@@ -1,0 +1,585 @@
+"""Build an :class:`~symaudit.elf.model.ElfLibrary` from the bytes of one shared object.
+
+The reader follows the bionic loader rather than the section headers: the dynamic symbol and
+string tables are found through ``PT_DYNAMIC`` (``DT_SYMTAB``, ``DT_STRTAB``, the symbol count
+from ``DT_GNU_HASH`` or ``DT_HASH``), so a library with stripped or garbage section headers is
+read exactly as the device reads it. pyelftools reads the layout (ELF header, program headers,
+section headers when they are usable); the big tables (``.dynsym``, ``.dynstr``, versym) are read
+column-wise over one ``memoryview`` each, never as one Python object per symbol, because that is
+what makes a 100,000-symbol libtorch cheaper to audit than to dump with ``llvm-readelf``.
+
+Every way a file can be malformed ends in :class:`CorruptElfError` with a one-line reason; the
+audit turns it into a ``corrupt-library`` finding and carries on with the rest of the package.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from symaudit.elf.model import (
+    PT_DYNAMIC,
+    PT_LOAD,
+    PT_NOTE,
+    ElfClass,
+    ElfLibrary,
+    ExportTable,
+    ImportTable,
+    Note,
+    Segment,
+    VersionNeed,
+)
+
+# Dynamic tags (ELF gABI; GNU and Android extensions).
+DT_NULL = 0
+DT_NEEDED = 1
+DT_HASH = 4
+DT_STRTAB = 5
+DT_SYMTAB = 6
+DT_STRSZ = 10
+DT_SYMENT = 11
+DT_SONAME = 14
+DT_RPATH = 15
+DT_RUNPATH = 29
+DT_FLAGS = 30
+DT_GNU_HASH = 0x6FFFFEF5
+DT_VERSYM = 0x6FFFFFF0
+DT_FLAGS_1 = 0x6FFFFFFB
+DT_VERDEF = 0x6FFFFFFC
+DT_VERDEFNUM = 0x6FFFFFFD
+DT_VERNEED = 0x6FFFFFFE
+DT_VERNEEDNUM = 0x6FFFFFFF
+
+ET_DYN = 3
+SHN_UNDEF = 0
+VER_FLG_BASE = 1
+VERSYM_HIDDEN = 0x8000
+VERSYM_INDEX = 0x7FFF
+
+# Sanity bounds: far above any real library, low enough that garbage cannot make us loop or
+# allocate without end.
+MAX_DYNAMIC_ENTRIES = 1 << 16
+MAX_VERSION_ENTRIES = 1 << 16
+MAX_SYMBOLS = 1 << 24
+
+_NATIVE_LITTLE = sys.byteorder == "little"
+
+
+class CorruptElfError(Exception):
+    """The bytes are not a shared object the Android loader could read; ``str()`` says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Per-class sizes and column strides of a symbol table entry."""
+
+    sym_size: int
+    dyn_format: str
+    # Positions inside one symbol entry, in units of the cast item size.
+    name_word: int  # st_name as the n-th 32-bit word
+    info_byte: int
+    other_byte: int
+    shndx_half: int  # st_shndx as the n-th 16-bit half-word
+
+
+_LAYOUT = {
+    ElfClass.ELF64: _Layout(24, "q", 0, 4, 5, 3),
+    ElfClass.ELF32: _Layout(16, "i", 0, 12, 13, 7),
+}
+
+
+def read_elf(data: bytes, name: str = "") -> ElfLibrary:
+    """Parse one shared object. ``name`` only decorates error messages.
+
+    Raises :class:`CorruptElfError` for anything the loader would refuse or that cannot be read.
+    """
+    try:
+        return _Reader(data).library()
+    except CorruptElfError:
+        raise
+    except Exception as exc:  # pyelftools and struct raise many types on garbage input
+        if os.environ.get("SYMAUDIT_DEBUG"):
+            raise
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CorruptElfError(f"unreadable ELF ({detail})") from exc
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.size = len(data)
+        self.anomalies: list[str] = []
+        self._check_ident()
+        from elftools.elf.elffile import ELFFile  # lazy: keeps `symaudit --help` fast
+
+        self.elf = ELFFile(io.BytesIO(data))
+        self.elf_class = ElfClass.ELF64 if self.elf.elfclass == 64 else ElfClass.ELF32
+        self.layout = _LAYOUT[self.elf_class]
+
+    # -- header ---------------------------------------------------------------------------
+
+    def _check_ident(self) -> None:
+        data = self.data
+        if not data:
+            raise CorruptElfError("empty file (0 bytes)")
+        if data[:4] != b"\x7fELF":
+            if data[:2] == b"PK":
+                raise CorruptElfError("is a zip archive, not an ELF shared object")
+            raise CorruptElfError("not an ELF file (bad magic)")
+        if len(data) < 52:
+            raise CorruptElfError(f"truncated: {len(data)} bytes is shorter than an ELF header")
+        if data[4] not in (1, 2):
+            raise CorruptElfError(f"bad ELF class {data[4]} in e_ident")
+        if data[5] != 1:
+            raise CorruptElfError("big-endian or unknown byte order; Android libraries are little-endian")
+        if data[4] == 2 and len(data) < 64:
+            raise CorruptElfError(f"truncated: {len(data)} bytes is shorter than an ELF64 header")
+
+    def library(self) -> ElfLibrary:
+        header = self.elf.header
+        if header["e_type"] != "ET_DYN":
+            raise CorruptElfError(f"e_type is {header['e_type']}, not ET_DYN: not a shared object")
+        segments = self._segments()
+        self.loads = sorted((s for s in segments if s.type == PT_LOAD), key=lambda s: s.vaddr)
+        if not self.loads:
+            raise CorruptElfError("no PT_LOAD segment")
+        dynamic = [s for s in segments if s.type == PT_DYNAMIC]
+        if not dynamic:
+            raise CorruptElfError("no PT_DYNAMIC segment: nothing the dynamic linker can link")
+        tags = self._dynamic(dynamic[0])
+        self.tags = tags
+        strtab = self._string_table(tags)
+        self.strtab = strtab
+
+        def names_of(tag: int) -> tuple[str, ...]:
+            return tuple(self._string(strtab, value, f"DT tag {tag:#x}") for value in tags.get(tag, ()))
+
+        soname = names_of(DT_SONAME)
+        needed = names_of(DT_NEEDED)
+        runpath = tuple(p for value in names_of(DT_RUNPATH) for p in value.split(":") if p)
+        rpath = tuple(p for value in names_of(DT_RPATH) for p in value.split(":") if p)
+
+        sections = self._sections()
+        exports, imports, has_versym, defined, needs = self._symbols(tags, strtab, sections)
+        notes = self._notes(segments, sections)
+        comment = self._comment(sections)
+        return ElfLibrary(
+            elf_class=self.elf_class,
+            machine=self._machine_number(),
+            elf_type=ET_DYN,
+            soname=soname[0] if soname else None,
+            needed=needed,
+            runpath=runpath,
+            rpath=rpath,
+            flags=_first(tags, DT_FLAGS),
+            flags_1=_first(tags, DT_FLAGS_1),
+            dynamic_tags=frozenset(tags),
+            segments=segments,
+            notes=notes,
+            exports=exports,
+            imports=imports,
+            has_versym=has_versym,
+            versions_defined=defined,
+            version_needs=needs,
+            comment=comment,
+            section_headers=sections is not None,
+            anomalies=tuple(self.anomalies),
+        )
+
+    def _machine_number(self) -> int:
+        offset = 18
+        return int.from_bytes(self.data[offset : offset + 2], "little")
+
+    def _segments(self) -> tuple[Segment, ...]:
+        header = self.elf.header
+        phoff, phnum, phentsize = header["e_phoff"], header["e_phnum"], header["e_phentsize"]
+        if phnum == 0:
+            raise CorruptElfError("no program headers")
+        expected = 56 if self.elf_class is ElfClass.ELF64 else 32
+        if phentsize != expected:
+            raise CorruptElfError(f"e_phentsize is {phentsize}, expected {expected}")
+        end = phoff + phnum * phentsize
+        if end > self.size:
+            raise CorruptElfError(
+                f"truncated: program headers end at offset {end} but the file has {self.size} bytes"
+            )
+        # Raw values, not pyelftools' names: processor-specific p_type values vary by machine.
+        result = []
+        raw = self.data
+        for index in range(phnum):
+            at = phoff + index * phentsize
+            if self.elf_class is ElfClass.ELF64:
+                kind, flags, offset, vaddr, _paddr, filesz, memsz, align = struct.unpack_from(
+                    "<IIQQQQQQ", raw, at
+                )
+            else:
+                kind, offset, vaddr, _paddr, filesz, memsz, flags, align = struct.unpack_from(
+                    "<IIIIIIII", raw, at
+                )
+            result.append(Segment(kind, flags, offset, vaddr, filesz, memsz, align))
+        return tuple(result)
+
+    # -- addresses --------------------------------------------------------------------------
+
+    def _offset(self, vaddr: int, what: str) -> int:
+        """File offset of a virtual address, through the PT_LOAD that maps it from the file."""
+        for load in self.loads:
+            if load.vaddr <= vaddr < load.vaddr + load.filesz:
+                return load.offset + (vaddr - load.vaddr)
+        raise CorruptElfError(f"{what} address {vaddr:#x} is not inside any PT_LOAD segment")
+
+    def _bytes(self, offset: int, length: int, what: str) -> memoryview:
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise CorruptElfError(
+                f"truncated: {what} needs {length} bytes at offset {offset} but the file has {self.size}"
+            )
+        return memoryview(self.data)[offset : offset + length]
+
+    # -- dynamic array ----------------------------------------------------------------------
+
+    def _dynamic(self, segment: Segment) -> dict[int, list[int]]:
+        entry = 16 if self.elf_class is ElfClass.ELF64 else 8
+        count = min(segment.filesz // entry, MAX_DYNAMIC_ENTRIES)
+        if count == 0:
+            raise CorruptElfError("PT_DYNAMIC is empty")
+        raw = self._bytes(segment.offset, count * entry, "PT_DYNAMIC")
+        fmt = "<qQ" if self.elf_class is ElfClass.ELF64 else "<iI"
+        tags: dict[int, list[int]] = {}
+        for tag, value in struct.iter_unpack(fmt, raw):
+            if tag == DT_NULL:
+                break
+            tags.setdefault(tag & 0xFFFFFFFFFFFFFFFF if tag < 0 else tag, []).append(value)
+        return tags
+
+    def _string_table(self, tags: dict[int, list[int]]) -> bytes:
+        if DT_STRTAB not in tags:
+            raise CorruptElfError("no DT_STRTAB in the dynamic section")
+        offset = self._offset(tags[DT_STRTAB][0], "DT_STRTAB")
+        size = _first(tags, DT_STRSZ)
+        if size == 0:
+            raise CorruptElfError("DT_STRSZ is missing or zero")
+        return bytes(self._bytes(offset, size, ".dynstr (DT_STRTAB/DT_STRSZ)"))
+
+    def _string(self, strtab: bytes, offset: int, what: str) -> str:
+        if offset >= len(strtab):
+            raise CorruptElfError(f"{what}: string offset {offset} is past the end of .dynstr")
+        end = strtab.find(b"\0", offset)
+        if end < 0:
+            raise CorruptElfError(f"{what}: string at {offset} is not NUL-terminated")
+        return strtab[offset:end].decode("utf-8", "replace")
+
+    # -- section headers (optional) ---------------------------------------------------------
+
+    def _sections(self) -> dict[str, tuple[int, int, int, int]] | None:
+        """name -> (type, offset, size, entsize) of usable section headers, or None."""
+        header = self.elf.header
+        shoff, shnum, shentsize = header["e_shoff"], header["e_shnum"], header["e_shentsize"]
+        if shoff == 0 or shnum == 0:
+            return None
+        expected = 64 if self.elf_class is ElfClass.ELF64 else 40
+        problem = None
+        if shentsize != expected:
+            problem = f"e_shentsize is {shentsize}, expected {expected}"
+        elif shoff + shnum * shentsize > self.size:
+            problem = f"section headers at offset {shoff} run past the end of the file"
+        if problem is None:
+            try:
+                result: dict[str, tuple[int, int, int, int]] = {}
+                for section in self.elf.iter_sections():
+                    h = section.header
+                    result.setdefault(
+                        section.name,
+                        (_section_type(h["sh_type"]), h["sh_offset"], h["sh_size"], h["sh_entsize"]),
+                    )
+                return result
+            except Exception as exc:  # garbage headers: the loader ignores them, so do we
+                problem = f"section headers unreadable ({exc})"
+        self.anomalies.append(f"{problem}; tables were read through PT_DYNAMIC")
+        return None
+
+    # -- symbols ----------------------------------------------------------------------------
+
+    def _symbol_count(
+        self, tags: dict[int, list[int]], sections: dict[str, tuple[int, int, int, int]] | None
+    ) -> int:
+        if DT_HASH in tags:
+            offset = self._offset(tags[DT_HASH][0], "DT_HASH")
+            nbucket, nchain = struct.unpack("<II", self._bytes(offset, 8, "DT_HASH header"))
+            return int(nchain)
+        if DT_GNU_HASH in tags:
+            return self._gnu_hash_count(self._offset(tags[DT_GNU_HASH][0], "DT_GNU_HASH"))
+        if sections is not None and ".dynsym" in sections:
+            _, _, size, _ = sections[".dynsym"]
+            return size // self.layout.sym_size
+        raise CorruptElfError("no DT_HASH or DT_GNU_HASH: the loader cannot look up symbols")
+
+    def _gnu_hash_count(self, offset: int) -> int:
+        nbuckets, symoffset, bloom_size, _ = struct.unpack(
+            "<IIII", self._bytes(offset, 16, "DT_GNU_HASH header")
+        )
+        word = 8 if self.elf_class is ElfClass.ELF64 else 4
+        buckets_at = offset + 16 + bloom_size * word
+        buckets = self._bytes(buckets_at, nbuckets * 4, "DT_GNU_HASH buckets").cast("I")
+        last = max(buckets, default=0)
+        if last < symoffset:
+            return int(symoffset)
+        chains_at = buckets_at + nbuckets * 4
+        position = last - symoffset
+        # Walk the last chain to its end marker (low bit set).
+        while True:
+            if position > MAX_SYMBOLS:
+                raise CorruptElfError("DT_GNU_HASH chain does not terminate")
+            (value,) = struct.unpack("<I", self._bytes(chains_at + position * 4, 4, "DT_GNU_HASH chain"))
+            if value & 1:
+                return int(symoffset + position + 1)
+            position += 1
+
+    def _symbols(
+        self, tags: dict[int, list[int]], strtab: bytes, sections: dict[str, tuple[int, int, int, int]] | None
+    ) -> tuple[ExportTable, ImportTable, bool, frozenset[str], tuple[VersionNeed, ...]]:
+        if DT_SYMTAB not in tags:
+            raise CorruptElfError("no DT_SYMTAB in the dynamic section")
+        layout = self.layout
+        syment = _first(tags, DT_SYMENT) or layout.sym_size
+        if syment != layout.sym_size:
+            raise CorruptElfError(f"DT_SYMENT is {syment}, expected {layout.sym_size}")
+        count = self._symbol_count(tags, sections)
+        if count > MAX_SYMBOLS:
+            raise CorruptElfError(f"symbol count {count} is implausible")
+        offset = self._offset(tags[DT_SYMTAB][0], "DT_SYMTAB")
+        table = self._bytes(offset, count * layout.sym_size, f".dynsym ({count} symbols)")
+        if not _NATIVE_LITTLE:  # pragma: no cover - every supported host is little-endian
+            table = memoryview(bytes(table))
+        size = layout.sym_size
+        name_column = table.cast("I")[layout.name_word :: size // 4]
+        info_column = table[layout.info_byte :: size]
+        other_column = table[layout.other_byte :: size]
+        shndx_column = table.cast("H")[layout.shndx_half :: size // 2]
+
+        # Export: defined, GLOBAL(1)/WEAK(2)/GNU_UNIQUE(10), DEFAULT(0)/PROTECTED(3) visibility.
+        # Import: undefined, GLOBAL/WEAK, with a name. Index 0 is the null symbol.
+        export_rows: list[int] = []
+        import_rows: list[int] = []
+        for position, (info, other, shndx, name) in enumerate(
+            zip(info_column, other_column, shndx_column, name_column, strict=True)
+        ):
+            binding = info >> 4
+            if binding == 0:
+                continue
+            if shndx == SHN_UNDEF:
+                if name and (binding == 1 or binding == 2):
+                    import_rows.append(position)
+            elif (binding == 1 or binding == 2 or binding == 10) and (other & 3) in (0, 3):
+                export_rows.append(position)
+
+        decode = _Names(strtab)
+        export_names = decode.many([name_column[i] for i in export_rows])
+        import_names = decode.many([name_column[i] for i in import_rows])
+        export_info = bytes(info_column[i] for i in export_rows)
+        export_other = bytes(other_column[i] for i in export_rows)
+        import_info = bytes(info_column[i] for i in import_rows)
+        import_other = bytes(other_column[i] for i in import_rows)
+
+        versions = self._versions(tags, strtab, count)
+        if versions is None:
+            exports = ExportTable(export_names, export_info, export_other)
+            imports = ImportTable(import_names, import_info, import_other)
+            return exports, imports, False, frozenset(), ()
+        versym, defs, needs_by_index, needs = versions
+        export_versions: list[str | None] = []
+        export_hidden = bytearray()
+        for row in export_rows:
+            value = versym[row]
+            index = value & VERSYM_INDEX
+            export_versions.append(defs.get(index) if index > 1 else None)
+            export_hidden.append(1 if value & VERSYM_HIDDEN else 0)
+        import_versions: list[str | None] = []
+        import_files: list[str | None] = []
+        for row in import_rows:
+            index = versym[row] & VERSYM_INDEX
+            need = needs_by_index.get(index) if index > 1 else None
+            if need is None and index > 1 and index in defs:
+                # A reference may carry a verdef index (rare, self-reference); keep the name.
+                import_versions.append(defs[index])
+                import_files.append(None)
+            else:
+                import_versions.append(need[1] if need else None)
+                import_files.append(need[0] if need else None)
+        any_export = any(v is not None for v in export_versions)
+        any_import = any(v is not None for v in import_versions)
+        exports = ExportTable(
+            export_names,
+            export_info,
+            export_other,
+            tuple(export_versions) if any_export else None,
+            bytes(export_hidden) if any_export else None,
+        )
+        imports = ImportTable(
+            import_names,
+            import_info,
+            import_other,
+            tuple(import_versions) if any_import else None,
+            None,
+            tuple(import_files) if any_import else None,
+        )
+        defined = frozenset(name for index, name in defs.items() if index > 1)
+        return exports, imports, True, defined, needs
+
+    # -- versions ---------------------------------------------------------------------------
+
+    def _versions(
+        self, tags: dict[int, list[int]], strtab: bytes, count: int
+    ) -> tuple[Sequence[int], dict[int, str], dict[int, tuple[str, str]], tuple[VersionNeed, ...]] | None:
+        if DT_VERSYM not in tags:
+            return None
+        offset = self._offset(tags[DT_VERSYM][0], "DT_VERSYM")
+        versym = self._bytes(offset, count * 2, f"versym ({count} entries)").cast("H")
+        defs: dict[int, str] = {}
+        if DT_VERDEF in tags:
+            position = self._offset(tags[DT_VERDEF][0], "DT_VERDEF")
+            for _ in range(min(_first(tags, DT_VERDEFNUM) or MAX_VERSION_ENTRIES, MAX_VERSION_ENTRIES)):
+                _ver, flags, ndx, _cnt, _hash, aux, nxt = struct.unpack(
+                    "<HHHHIII", self._bytes(position, 20, "verdef entry")
+                )
+                (name_offset, _next_aux) = struct.unpack(
+                    "<II", self._bytes(position + aux, 8, "verdaux entry")
+                )
+                name = self._string(strtab, name_offset, "verdef")
+                if not flags & VER_FLG_BASE:
+                    defs[ndx & VERSYM_INDEX] = name
+                if nxt == 0:
+                    break
+                position += nxt
+        needs_by_index: dict[int, tuple[str, str]] = {}
+        needs: list[VersionNeed] = []
+        if DT_VERNEED in tags:
+            position = self._offset(tags[DT_VERNEED][0], "DT_VERNEED")
+            for _ in range(min(_first(tags, DT_VERNEEDNUM) or MAX_VERSION_ENTRIES, MAX_VERSION_ENTRIES)):
+                _ver, cnt, file_offset, aux, nxt = struct.unpack(
+                    "<HHIII", self._bytes(position, 16, "verneed entry")
+                )
+                file = self._string(strtab, file_offset, "verneed file")
+                names: list[str] = []
+                aux_position = position + aux
+                for _ in range(min(cnt, MAX_VERSION_ENTRIES)):
+                    _hash, _flags, other, name_offset, next_aux = struct.unpack(
+                        "<IHHII", self._bytes(aux_position, 16, "vernaux entry")
+                    )
+                    name = self._string(strtab, name_offset, "vernaux")
+                    needs_by_index[other & VERSYM_INDEX] = (file, name)
+                    names.append(name)
+                    if next_aux == 0:
+                        break
+                    aux_position += next_aux
+                needs.append(VersionNeed(file, tuple(names)))
+                if nxt == 0:
+                    break
+                position += nxt
+        return versym, defs, needs_by_index, tuple(needs)
+
+    # -- notes and comment ------------------------------------------------------------------
+
+    def _notes(
+        self, segments: tuple[Segment, ...], sections: dict[str, tuple[int, int, int, int]] | None
+    ) -> tuple[Note, ...]:
+        areas = [(s.offset, s.filesz) for s in segments if s.type == PT_NOTE]
+        if not areas and sections is not None:
+            areas = [(offset, size) for kind, offset, size, _ in sections.values() if kind == 7]  # SHT_NOTE
+        notes: list[Note] = []
+        for offset, size in areas:
+            try:
+                area = self._bytes(offset, size, "PT_NOTE")
+            except CorruptElfError as exc:
+                self.anomalies.append(str(exc))
+                continue
+            notes.extend(_parse_notes(bytes(area), self.anomalies))
+        return tuple(notes)
+
+    def _comment(self, sections: dict[str, tuple[int, int, int, int]] | None) -> tuple[str, ...]:
+        if sections is None or ".comment" not in sections:
+            return ()
+        _, offset, size, _ = sections[".comment"]
+        if offset + size > self.size or size > 1 << 20:
+            self.anomalies.append(".comment section runs past the end of the file")
+            return ()
+        raw = self.data[offset : offset + size]
+        return tuple(part.decode("utf-8", "replace") for part in raw.split(b"\0") if part)
+
+
+class _Names:
+    """Decode many ``.dynstr`` offsets at once.
+
+    The common case (an ASCII string table) decodes the table once and slices the resulting
+    ``str``; anything else falls back to per-name UTF-8 decoding.
+    """
+
+    def __init__(self, strtab: bytes) -> None:
+        self.strtab = strtab
+        try:
+            self.text: str | None = strtab.decode("ascii")
+        except UnicodeDecodeError:
+            self.text = None
+
+    def many(self, offsets: list[int]) -> tuple[str, ...]:
+        strtab = self.strtab
+        limit = len(strtab)
+        if any(offset >= limit for offset in offsets):
+            bad = next(offset for offset in offsets if offset >= limit)
+            raise CorruptElfError(f".dynsym: name offset {bad} is past the end of .dynstr ({limit} bytes)")
+        text = self.text
+        if text is not None:
+            find = text.find
+            names: list[str] = []
+            append = names.append
+            for offset in offsets:
+                end = find("\0", offset)
+                if end < 0:
+                    raise CorruptElfError(f".dynsym: name at {offset} is not NUL-terminated")
+                append(text[offset:end])
+            return tuple(names)
+        result = []
+        for offset in offsets:
+            end = strtab.find(b"\0", offset)
+            if end < 0:
+                raise CorruptElfError(f".dynsym: name at {offset} is not NUL-terminated")
+            result.append(strtab[offset:end].decode("utf-8", "replace"))
+        return tuple(result)
+
+
+def _parse_notes(area: bytes, anomalies: list[str]) -> list[Note]:
+    notes: list[Note] = []
+    position = 0
+    while position + 12 <= len(area):
+        namesz, descsz, kind = struct.unpack_from("<III", area, position)
+        name_at = position + 12
+        desc_at = name_at + _align4(namesz)
+        end = desc_at + _align4(descsz)
+        if desc_at + descsz > len(area):
+            anomalies.append("a note runs past the end of its PT_NOTE segment")
+            break
+        name = area[name_at : name_at + namesz].rstrip(b"\0").decode("utf-8", "replace")
+        notes.append(Note(name, kind, area[desc_at : desc_at + descsz]))
+        position = end
+    return notes
+
+
+def _align4(value: int) -> int:
+    return (value + 3) & ~3
+
+
+def _first(tags: dict[int, list[int]], tag: int) -> int:
+    values = tags.get(tag)
+    return int(values[0]) if values else 0
+
+
+_SECTION_TYPES = {"SHT_NOTE": 7, "SHT_DYNSYM": 11, "SHT_PROGBITS": 1, "SHT_STRTAB": 3}
+
+
+def _section_type(value: object) -> int:
+    if isinstance(value, int):
+        return value
+    return _SECTION_TYPES.get(str(value), -1)
