@@ -20,7 +20,9 @@ from symaudit.containers.base import LibraryEntry, Package, PackageKind
 from symaudit.elf.model import ElfLibrary
 from symaudit.elf.reader import CorruptElfError, read_elf
 from symaudit.errors import MemberError
-from symaudit.findings import CORRUPT_LIBRARY, Finding, sort_key
+from symaudit.findings import Finding, sort_key
+from symaudit.manifest import AppFacts
+from symaudit.rules.core import CORRUPT_LIBRARY
 
 UNKNOWN_ABI = "unknown"
 
@@ -61,6 +63,10 @@ class Report:
     libraries: tuple[LibraryRecord, ...]
     findings: tuple[Finding, ...]
     tool_version: str = __version__
+    app: AppFacts | None = None
+    """Facts from the package's AndroidManifest.xml (and ``--min-sdk``), when there are any."""
+    extra: tuple[tuple[str, object], ...] = ()
+    """Top-level report fields added by package analyses (``models``, ``references``, ...)."""
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity.value == severity)
@@ -75,9 +81,36 @@ class AbiContext:
     unloadable: tuple[str, ...]
     paths: Mapping[str, str]
     groups: Mapping[str, LoadGroup]
+    entries: Mapping[str, LibraryEntry] = field(default_factory=dict)
+    """The container entry of every library of the ABI (loadable or not), by file name."""
+    app: AppFacts | None = None
+    package_kind: PackageKind | None = None
 
 
 AbiAnalysis = Callable[[AbiContext], Iterable[Finding]]
+"""Findings about one ABI. Runs after the link resolver, while the ABI's models are in memory."""
+
+
+@dataclass(frozen=True, slots=True)
+class Annotator:
+    """Adds fields to each library's record (``ndk``, ``stl``, ``reference``, ...).
+
+    ``annotate`` runs once per loadable library while its ABI is in memory; libraries that could
+    not be read get every name of ``fields`` as ``None``, so the JSON keeps one shape.
+    """
+
+    fields: tuple[str, ...]
+    annotate: Callable[[AbiContext, str], Mapping[str, object]]
+
+
+@dataclass(frozen=True, slots=True)
+class PackageResult:
+    findings: tuple[Finding, ...] = ()
+    fields: tuple[tuple[str, object], ...] = ()
+
+
+PackageAnalysis = Callable[[Package, "Report"], PackageResult]
+"""Runs once after every ABI (model checks, reference lookups that need the whole package)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +165,9 @@ def _abi_batches(package: Package, entries: Sequence[LibraryEntry]) -> Iterable[
     yield from parsed_by_abi.values()
 
 
-def _record(parsed: _Parsed, group: LoadGroup | None) -> LibraryRecord:
+def _record(
+    parsed: _Parsed, group: LoadGroup | None, extra: Mapping[str, object] | None = None
+) -> LibraryRecord:
     entry, library = parsed.entry, parsed.library
     base = {
         "abi": parsed.abi,
@@ -143,8 +178,9 @@ def _record(parsed: _Parsed, group: LoadGroup | None) -> LibraryRecord:
         "compressed": entry.compressed,
         "container": entry.container,
     }
+    fields = tuple((extra or {}).items())
     if library is None:
-        return LibraryRecord(**base, error=parsed.error)  # type: ignore[arg-type]
+        return LibraryRecord(**base, error=parsed.error, extra=fields)  # type: ignore[arg-type]
     return LibraryRecord(
         **base,  # type: ignore[arg-type]
         soname=library.soname,
@@ -154,6 +190,7 @@ def _record(parsed: _Parsed, group: LoadGroup | None) -> LibraryRecord:
         exports=len(library.exports),
         imports=len(library.imports),
         load_group=group.order if group is not None else (),
+        extra=fields,
     )
 
 
@@ -182,8 +219,15 @@ def audit_package(
     package: Package,
     abis: Sequence[str] | None = None,
     analyses: Sequence[AbiAnalysis] = (),
+    annotators: Sequence[Annotator] = (),
+    package_analyses: Sequence[PackageAnalysis] = (),
+    app: AppFacts | None = None,
 ) -> Report:
-    """Audit every native library of ``package`` (restricted to ``abis`` when given)."""
+    """Audit every native library of ``package`` (restricted to ``abis`` when given).
+
+    ``app`` carries the manifest facts (minSdk, extractNativeLibs) the platform rules need;
+    the caller reads them (see :func:`symaudit.manifest.app_facts`).
+    """
     entries = [e for e in package.libraries() if not abis or e.abi is None or e.abi in abis]
     records: list[LibraryRecord] = []
     findings: list[Finding] = []
@@ -194,6 +238,7 @@ def audit_package(
         abi = batch[0].abi if batch else UNKNOWN_ABI
         loadable: dict[str, ElfLibrary] = {}
         paths: dict[str, str] = {}
+        entries_by_name: dict[str, LibraryEntry] = {}
         kept: list[_Parsed] = []
         unloadable: list[str] = []
         arch_findings: list[Finding] = []
@@ -206,6 +251,7 @@ def audit_package(
                 records.append(_record(parsed, None))
                 continue
             paths[name] = parsed.entry.path
+            entries_by_name[name] = parsed.entry
             kept.append(parsed)
             if parsed.library is None:
                 unloadable.append(name)
@@ -217,23 +263,37 @@ def audit_package(
                 continue
             loadable[name] = parsed.library
         groups, linker_findings = resolve_abi(abi, loadable, unloadable, paths)
+        context = AbiContext(
+            abi, loadable, tuple(unloadable), paths, groups, entries_by_name, app, package.kind
+        )
         for parsed in kept:
-            records.append(_record(parsed, groups.get(parsed.entry.name)))
+            name = parsed.entry.name
+            extra: dict[str, object] = {}
+            for annotator in annotators:
+                extra.update(dict.fromkeys(annotator.fields))
+                if name in loadable:
+                    extra.update(annotator.annotate(context, name))
+            records.append(_record(parsed, groups.get(name), extra))
             if parsed.library is None:
-                findings.append(_corrupt(parsed, _dependents(parsed.entry.name, groups)))
+                findings.append(_corrupt(parsed, _dependents(name, groups)))
         for finding in arch_findings:
             findings.append(replace(finding, affected=_dependents(finding.library or "", groups)))
         findings.extend(linker_findings)
-        context = AbiContext(abi, loadable, tuple(unloadable), paths, groups)
         for analysis in analyses:
             findings.extend(analysis(context))
     if package.kind is not PackageKind.FILES:
         findings.extend(abi_incomplete(names_by_abi))
     records.sort(key=lambda r: (r.abi, r.name, r.path))
-    findings.sort(key=sort_key)
-    return Report(
+    report = Report(
         input=InputRecord(package.path, package.kind.value, package.sha256),
         libraries=tuple(records),
         findings=tuple(findings),
+        app=app,
     )
-
+    fields: list[tuple[str, object]] = []
+    for package_analysis in package_analyses:
+        result = package_analysis(package, report)
+        findings.extend(result.findings)
+        fields.extend(result.fields)
+    findings.sort(key=sort_key)
+    return replace(report, findings=tuple(findings), extra=tuple(fields))

@@ -61,9 +61,12 @@ def _audit_command(paths: Sequence[str], options: dict[str, Any]) -> int:
     from symaudit.containers import open_package
     from symaudit.ignore import IgnorePattern, apply_ignores
 
+    from symaudit.manifest import app_facts
+
     ignores = [IgnorePattern.parse(text) for text in options["ignore"]]
     with open_package(list(paths)) as package:
-        report = audit_package(package, abis=options["abi"] or None)
+        app = app_facts(package, options["min_sdk"])
+        report = audit_package(package, abis=options["abi"] or None, app=app)
     if ignores:
         report = replace(report, findings=apply_ignores(report.findings, ignores))
     _write(_renderer(options["format"])(report), options["output"])
@@ -86,6 +89,8 @@ def _audit_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Audit only this ABI (repeatable), e.g. --abi arm64-v8a."),
         click.option("--ignore", multiple=True, metavar="RULE[:LIBRARY[:SYMBOL]]",
                      help="Drop matching findings (repeatable; LIBRARY and SYMBOL are glob patterns)."),
+        click.option("--min-sdk", type=click.IntRange(1, 100), default=None, metavar="N",
+                     help="The app's minSdkVersion (default: read from the package's manifest)."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from symaudit.errors import InputError
-from symaudit.findings import RULES_BY_ID, Finding
+from symaudit.findings import Finding
+from symaudit.rules import RULES_BY_ID
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from symaudit.cli import cli
-from symaudit.findings import RULES
 from symaudit.report.rules import markdown_table
+from symaudit.rules import RULES
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 HEADINGS = ("## What it finds", "## Why it matters", "## Example", "## Fix")

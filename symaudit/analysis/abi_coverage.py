@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from symaudit.findings import ABI_INCOMPLETE, Finding
+from symaudit.findings import Finding
+from symaudit.rules.core import ABI_INCOMPLETE
 
 
 def abi_incomplete(names_by_abi: Mapping[str, set[str]]) -> list[Finding]:

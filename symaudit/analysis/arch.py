@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from symaudit.analysis.platform_libs import abi_specs, machine_name
 from symaudit.elf.model import ElfLibrary
-from symaudit.findings import WRONG_ARCH, Finding
+from symaudit.findings import Finding
+from symaudit.rules.core import WRONG_ARCH
 
 
 def wrong_arch(abi: str, name: str, path: str, library: ElfLibrary) -> Finding | None:

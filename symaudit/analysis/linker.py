@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from symaudit.analysis.platform_libs import PlatformLibs, platform_libs
 from symaudit.demangle import demangle
 from symaudit.elf.model import ElfLibrary, ExportTable
-from symaudit.findings import MISSING_LIBRARY, UNRESOLVED_SYMBOL, Finding
+from symaudit.findings import Finding
+from symaudit.rules.core import MISSING_LIBRARY, UNRESOLVED_SYMBOL
 
 # C-named entry points of the C++ runtime: libc never exports them (except the ones listed in
 # platform_libs.json and the three libc functions below), so they are never presumed platform-provided.

@@ -56,8 +56,21 @@ def library_dict(record: LibraryRecord) -> dict[str, Any]:
     return data
 
 
-def report_dict(report: Report) -> dict[str, Any]:
+def app_dict(report: Report) -> dict[str, Any] | None:
+    app = report.app
+    if app is None:
+        return None
     return {
+        "package": app.package,
+        "min_sdk": app.min_sdk,
+        "target_sdk": app.target_sdk,
+        "extract_native_libs": app.extract_native_libs,
+        "min_sdk_source": app.min_sdk_source,
+    }
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "schema": SCHEMA,
         "tool": {"name": "symaudit", "version": report.tool_version},
         "input": {"path": report.input.path, "kind": report.input.kind, "sha256": report.input.sha256},
@@ -70,7 +83,10 @@ def report_dict(report: Report) -> dict[str, Any]:
             "libraries": len(report.libraries),
             "abis": sorted({r.abi for r in report.libraries}),
         },
+        "app": app_dict(report),
     }
+    data.update(dict(report.extra))
+    return data
 
 
 def render(report: Report) -> str:

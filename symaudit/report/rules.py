@@ -6,7 +6,7 @@ import json
 
 from tabulate import tabulate
 
-from symaudit.findings import RULES
+from symaudit.rules import RULES
 
 
 def markdown_table() -> str:

@@ -1,0 +1,248 @@
+"""App facts from AndroidManifest.xml: minSdkVersion, targetSdkVersion, extractNativeLibs.
+
+APKs carry the manifest as binary XML (AXML, REFERENCE.md §6.4); AARs as plain text XML.
+Attributes are found by their framework resource id, not their name, because obfuscators rename
+attribute names but cannot change the ids the platform reads.
+
+A small reader of our own rather than a dependency: symaudit needs four attributes, and the
+maintained AXML parsers on PyPI (androguard, pyaxmlparser) pull in large dependency trees and
+parse whole resource tables. The reader is bounded: every offset and count is checked against
+the chunk that holds it, and malformed input raises :class:`ManifestError`.
+"""
+
+from __future__ import annotations
+
+import struct
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass, replace
+
+ATTR_MIN_SDK = 0x0101020C
+ATTR_TARGET_SDK = 0x01010270
+ATTR_EXTRACT_NATIVE_LIBS = 0x010104EA
+
+_RES_XML = 0x0003
+_RES_STRING_POOL = 0x0001
+_RES_XML_RESOURCE_MAP = 0x0180
+_RES_XML_START_ELEMENT = 0x0102
+
+_TYPE_STRING = 0x03
+_TYPE_INT_DEC = 0x10
+_TYPE_INT_HEX = 0x11
+_TYPE_INT_BOOLEAN = 0x12
+_NO_INDEX = 0xFFFFFFFF
+_UTF8_FLAG = 0x100
+
+ANDROID_NS = "http://schemas.android.com/apk/res/android"
+
+
+class ManifestError(Exception):
+    """The manifest cannot be read; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppFacts:
+    package: str | None = None
+    min_sdk: int | None = None
+    """None when the manifest does not say (no uses-sdk: the platform assumes 1)."""
+    target_sdk: int | None = None
+    extract_native_libs: bool | None = None
+    """None when the attribute is absent (the platform's default is true)."""
+    min_sdk_source: str | None = None
+    """Where ``min_sdk`` came from: the manifest's path in the package, or ``--min-sdk``."""
+    problem: str | None = None
+    """Why the manifest could not be read, when there was one and it could not."""
+
+
+def _strings(data: bytes, offset: int, size: int) -> list[str]:
+    if size < 28 or offset + size > len(data):
+        raise ManifestError("string pool extends past the end of the file")
+    count, _styles, flags, strings_start = struct.unpack_from("<IIII", data, offset + 8)
+    if count > (size - 28) // 4:
+        raise ManifestError("string pool count is larger than the pool")
+    offsets = struct.unpack_from(f"<{count}I", data, offset + 28)
+    base = offset + strings_start
+    end = offset + size
+    utf8 = bool(flags & _UTF8_FLAG)
+    result = []
+    for rel in offsets:
+        pos = base + rel
+        if pos >= end:
+            raise ManifestError("string offset outside the string pool")
+        result.append(_utf8_at(data, pos, end) if utf8 else _utf16_at(data, pos, end))
+    return result
+
+
+def _utf8_at(data: bytes, pos: int, end: int) -> str:
+    def length(at: int) -> tuple[int, int]:
+        first = data[at]
+        if first & 0x80:
+            return ((first & 0x7F) << 8) | data[at + 1], at + 2
+        return first, at + 1
+
+    _chars, pos = length(pos)
+    nbytes, pos = length(pos)
+    if pos + nbytes > end:
+        raise ManifestError("string extends past the string pool")
+    return data[pos : pos + nbytes].decode("utf-8", "replace")
+
+
+def _utf16_at(data: bytes, pos: int, end: int) -> str:
+    (units,) = struct.unpack_from("<H", data, pos)
+    pos += 2
+    if units & 0x8000:
+        (low,) = struct.unpack_from("<H", data, pos)
+        units = ((units & 0x7FFF) << 16) | low
+        pos += 2
+    if pos + units * 2 > end:
+        raise ManifestError("string extends past the string pool")
+    return data[pos : pos + units * 2].decode("utf-16-le", "replace")
+
+
+def parse_binary_manifest(data: bytes) -> AppFacts:
+    """Read the attributes symaudit needs from a binary (AXML) AndroidManifest.xml."""
+    try:
+        return _parse_binary(data)
+    except (struct.error, IndexError) as exc:
+        raise ManifestError(f"truncated binary XML ({exc})") from exc
+
+
+def _parse_binary(data: bytes) -> AppFacts:
+    if len(data) < 8:
+        raise ManifestError("too small for binary XML")
+    chunk_type, header_size, total = struct.unpack_from("<HHI", data, 0)
+    if chunk_type != _RES_XML or header_size < 8:
+        raise ManifestError("not binary XML (no XML chunk header)")
+    total = min(total, len(data))
+    strings: list[str] = []
+    resource_ids: tuple[int, ...] = ()
+    found: dict[str, object] = {}
+    pos = header_size
+    while pos + 8 <= total:
+        ctype, hsize, csize = struct.unpack_from("<HHI", data, pos)
+        if csize < 8 or pos + csize > total:
+            raise ManifestError(f"chunk at offset {pos} has a bad size ({csize})")
+        if ctype == _RES_STRING_POOL:
+            strings = _strings(data, pos, csize)
+        elif ctype == _RES_XML_RESOURCE_MAP:
+            resource_ids = struct.unpack_from(f"<{(csize - hsize) // 4}I", data, pos + hsize)
+        elif ctype == _RES_XML_START_ELEMENT:
+            _start_element(data, pos, hsize, csize, strings, resource_ids, found)
+        pos += csize
+    return AppFacts(
+        package=found.get("package"),  # type: ignore[arg-type]
+        min_sdk=found.get("min_sdk"),  # type: ignore[arg-type]
+        target_sdk=found.get("target_sdk"),  # type: ignore[arg-type]
+        extract_native_libs=found.get("extract_native_libs"),  # type: ignore[arg-type]
+    )
+
+
+def _start_element(
+    data: bytes,
+    pos: int,
+    hsize: int,
+    csize: int,
+    strings: list[str],
+    resource_ids: tuple[int, ...],
+    found: dict[str, object],
+) -> None:
+    body = pos + hsize
+    _ns, name_idx, attr_start, attr_size, attr_count = struct.unpack_from("<IIHHH", data, body)
+    element = strings[name_idx] if name_idx < len(strings) else ""
+    if attr_size < 20 or body + attr_start + attr_count * attr_size > pos + csize:
+        raise ManifestError(f"element <{element}> has attributes past its chunk")
+    for index in range(attr_count):
+        at = body + attr_start + index * attr_size
+        _ans, aname, raw, _vsize, _res0, vtype, value = struct.unpack_from("<IIIHBBI", data, at)
+        res_id = resource_ids[aname] if aname < len(resource_ids) else None
+        attr_name = strings[aname] if aname < len(strings) else ""
+        if element == "manifest" and attr_name == "package" and raw != _NO_INDEX and raw < len(strings):
+            found["package"] = strings[raw]
+        elif element == "uses-sdk" and res_id in (ATTR_MIN_SDK, ATTR_TARGET_SDK):
+            key = "min_sdk" if res_id == ATTR_MIN_SDK else "target_sdk"
+            found[key] = _sdk_value(vtype, value, raw, strings)
+        elif element == "application" and res_id == ATTR_EXTRACT_NATIVE_LIBS:
+            if vtype == _TYPE_INT_BOOLEAN:
+                found["extract_native_libs"] = value != 0
+
+
+def _sdk_value(vtype: int, value: int, raw: int, strings: list[str]) -> int | None:
+    if vtype in (_TYPE_INT_DEC, _TYPE_INT_HEX):
+        return value
+    if vtype == _TYPE_STRING and raw != _NO_INDEX and raw < len(strings):
+        text = strings[raw]
+        # A preview codename ("VanillaIceCream") has no number; callers treat None as unknown.
+        return int(text) if text.isdigit() else None
+    return None
+
+
+def parse_text_manifest(data: bytes) -> AppFacts:
+    """Read the same attributes from a plain-text manifest (AARs ship these)."""
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as exc:
+        raise ManifestError(f"not well-formed XML ({exc})") from exc
+
+    def attr(element: ElementTree.Element | None, name: str) -> str | None:
+        return None if element is None else element.get(f"{{{ANDROID_NS}}}{name}")
+
+    uses_sdk = root.find("uses-sdk")
+    application = root.find("application")
+    min_sdk, target_sdk = attr(uses_sdk, "minSdkVersion"), attr(uses_sdk, "targetSdkVersion")
+    extract = attr(application, "extractNativeLibs")
+    return AppFacts(
+        package=root.get("package"),
+        min_sdk=int(min_sdk) if min_sdk and min_sdk.isdigit() else None,
+        target_sdk=int(target_sdk) if target_sdk and target_sdk.isdigit() else None,
+        extract_native_libs=None if extract is None else extract.strip().lower() == "true",
+    )
+
+
+def parse_manifest(data: bytes) -> AppFacts:
+    """Binary or text, whichever ``data`` is."""
+    if data[:2] == b"\x03\x00":
+        return parse_binary_manifest(data)
+    return parse_text_manifest(data)
+
+
+MANIFEST_LIMIT = 8 * 1024 * 1024
+"""Largest manifest read (real ones are a few KB to a few hundred KB)."""
+
+_MANIFEST_PATHS = (
+    "AndroidManifest.xml",  # APK, AAR, and the base split of an APKS when listed first
+    "base/manifest/AndroidManifest.xml",  # AAB
+)
+
+
+def _manifest_path(members: list[str]) -> str | None:
+    present = set(members)
+    for path in _MANIFEST_PATHS:
+        if path in present:
+            return path
+    # APKS: the base (master) split's manifest, then any split's.
+    nested = sorted(m for m in members if m.endswith("!/AndroidManifest.xml"))
+    nested.sort(key=lambda m: (0 if "base-master" in m or "/base.apk" in m else 1, m))
+    return nested[0] if nested else None
+
+
+def app_facts(package: object, min_sdk: int | None = None) -> AppFacts | None:
+    """The app facts of a package (``None`` when it has no manifest and no override).
+
+    ``min_sdk`` (``--min-sdk``) wins over the manifest. A manifest that cannot be read is not an
+    input error: the audit goes on without it and ``problem`` says why.
+    """
+    from symaudit.errors import SymauditError
+
+    facts: AppFacts | None = None
+    members_of = getattr(package, "members", None)
+    path = _manifest_path(list(members_of())) if callable(members_of) else None
+    if path is not None:
+        try:
+            data = package.read_member(path, MANIFEST_LIMIT)  # type: ignore[attr-defined]
+            facts = replace(parse_manifest(data), min_sdk_source=None)
+            if facts.min_sdk is not None:
+                facts = replace(facts, min_sdk_source=path)
+        except (ManifestError, SymauditError) as exc:
+            facts = AppFacts(problem=f"{path}: {exc}")
+    if min_sdk is not None:
+        facts = replace(facts or AppFacts(), min_sdk=min_sdk, min_sdk_source="--min-sdk")
+    return facts
