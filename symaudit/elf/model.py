@@ -111,7 +111,8 @@ class SymbolTable:
     versions: tuple[str | None, ...] | None = None
     hidden: bytes | None = None
     version_files: tuple[str | None, ...] | None = None
-    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _index: dict[str, int] | None = field(init=False, repr=False, compare=False, default=None)
+    _repeated: dict[str, tuple[int, ...]] | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         count = len(self.names)
@@ -120,33 +121,60 @@ class SymbolTable:
         for column in (self.versions, self.hidden, self.version_files):
             if column is not None and len(column) != count:
                 raise ValueError("SymbolTable columns differ in length")
-        # name -> position of its first occurrence; dict(zip(...)) keeps the last, so reverse.
-        index = dict(zip(reversed(self.names), range(count - 1, -1, -1)))
-        object.__setattr__(self, "_index", index)
+
+    def _lookup(self) -> dict[str, int]:
+        """name -> position of its first occurrence, built on the first lookup: most tables of
+        an audit are never searched (only providers' exports are), and for a 100,000-name
+        table the dict costs as much time and memory as the names themselves."""
+        index = self._index
+        if index is None:
+            # dict(zip(...)) keeps the last occurrence, so walk the names backwards.
+            count = len(self.names)
+            index = dict(zip(reversed(self.names), range(count - 1, -1, -1), strict=True))
+            object.__setattr__(self, "_index", index)
+        return index
 
     def __len__(self) -> int:
         return len(self.names)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._index
+        return name in self._lookup()
 
     def __iter__(self) -> Iterator[Symbol]:
         for position in range(len(self.names)):
             yield self._symbol(position)
 
     def get(self, name: str) -> Symbol | None:
-        position = self._index.get(name)
+        position = self._lookup().get(name)
         return None if position is None else self._symbol(position)
 
     def all_named(self, name: str) -> tuple[Symbol, ...]:
         """Every entry with this name (a versioned library may define ``f@V1`` and ``f@@V2``)."""
-        if name not in self._index:
+        first = self._lookup().get(name)
+        if first is None:
             return ()
-        return tuple(self._symbol(i) for i, n in enumerate(self.names) if n == name)
+        repeated = self._repeated
+        if repeated is None:
+            repeated = self._repeated_names()
+        return tuple(self._symbol(i) for i in repeated.get(name, (first,)))
+
+    def _repeated_names(self) -> dict[str, tuple[int, ...]]:
+        """Positions of every name that occurs more than once (one scan, on first need)."""
+        names = self.names
+        repeated: dict[str, list[int]] = {}
+        if len(self._lookup()) < len(names):
+            seen: set[str] = set()
+            twice = {n for n in names if n in seen or seen.add(n)}  # type: ignore[func-returns-value]
+            for position, name in enumerate(names):
+                if name in twice:
+                    repeated.setdefault(name, []).append(position)
+        result = {name: tuple(positions) for name, positions in repeated.items()}
+        object.__setattr__(self, "_repeated", result)
+        return result
 
     @property
     def name_set(self) -> frozenset[str]:
-        return frozenset(self._index)
+        return frozenset(self._lookup())
 
     @property
     def versioned(self) -> bool:

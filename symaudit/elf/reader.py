@@ -3,10 +3,14 @@
 The reader follows the bionic loader rather than the section headers: the dynamic symbol and
 string tables are found through ``PT_DYNAMIC`` (``DT_SYMTAB``, ``DT_STRTAB``, the symbol count
 from ``DT_GNU_HASH`` or ``DT_HASH``), so a library with stripped or garbage section headers is
-read exactly as the device reads it. pyelftools reads the layout (ELF header, program headers,
-section headers when they are usable); the big tables (``.dynsym``, ``.dynstr``, versym) are read
-column-wise over one ``memoryview`` each, never as one Python object per symbol, because that is
-what makes a 100,000-symbol libtorch cheaper to audit than to dump with ``llvm-readelf``.
+read exactly as the device reads it. The layout (ELF header, program headers, section headers
+when they are usable) is parsed with pyelftools' layout structs (``Elf_Ehdr``, ``Elf_Shdr``) record
+by record; its section objects are not used, because they would parse every hash bucket and chain
+(a million constructs for a libtorch) only to name the sections. The big tables
+(``.dynsym``, ``.dynstr``, versym) are read column-wise over one ``memoryview`` each and
+classified a whole column at a time (``bytes.translate``, big-integer adds), never as one Python
+object per symbol: that is what makes a 100,000-symbol libtorch cheaper to audit than to dump
+with ``llvm-readelf`` (``scripts/bench.py`` measures it).
 
 Every way a file can be malformed ends in :class:`CorruptElfError` with a one-line reason; the
 audit turns it into a ``corrupt-library`` finding and carries on with the rest of the package.
@@ -14,12 +18,14 @@ audit turns it into a ``corrupt-library`` finding and carries on with the rest o
 
 from __future__ import annotations
 
-import io
+import functools
 import os
+import re
 import struct
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from symaudit.elf.model import (
     PT_DYNAMIC,
@@ -55,7 +61,6 @@ DT_VERNEED = 0x6FFFFFFE
 DT_VERNEEDNUM = 0x6FFFFFFF
 
 ET_DYN = 3
-SHN_UNDEF = 0
 VER_FLG_BASE = 1
 VERSYM_HIDDEN = 0x8000
 VERSYM_INDEX = 0x7FFF
@@ -67,6 +72,30 @@ MAX_VERSION_ENTRIES = 1 << 16
 MAX_SYMBOLS = 1 << 24
 
 _NATIVE_LITTLE = sys.byteorder == "little"
+
+# e_type names as pyelftools spells them (for the "not a shared object" message).
+_E_TYPES = {
+    0: "ET_NONE",
+    1: "ET_REL",
+    2: "ET_EXEC",
+    3: "ET_DYN",
+    4: "ET_CORE",
+    0xFF00: "ET_LOPROC",
+    0xFFFF: "ET_HIPROC",
+}
+SHN_XINDEX = 0xFFFF
+
+# Symbol classification, one byte per symbol, computed over whole columns (see _classes):
+# bits 0-1 from st_info (1 GLOBAL/WEAK, 2 GNU_UNIQUE), bit 2 a DEFAULT/PROTECTED st_other,
+# bit 3 a defined st_shndx, bit 4 a non-zero st_name.
+_BIND_CLASS = bytes(1 if (i >> 4) in (1, 2) else 2 if (i >> 4) == 10 else 0 for i in range(256))
+_VISIBLE = bytes(4 if (i & 3) in (0, 3) else 0 for i in range(256))
+_DEFINED = bytes(0 if i == 0 else 8 for i in range(256))
+_NAMED = bytes(0 if i == 0 else 16 for i in range(256))
+# Export: defined, GLOBAL/WEAK/GNU_UNIQUE, DEFAULT/PROTECTED. Import: undefined, GLOBAL/WEAK, named.
+_IS_EXPORT = bytes(1 if (c & 3) and (c & 4) and (c & 8) else 0 for c in range(256))
+_IS_IMPORT = bytes(1 if (c & 3) == 1 and not (c & 8) and (c & 16) else 0 for c in range(256))
+_RUNS = re.compile(rb"\x01+")
 
 
 class CorruptElfError(Exception):
@@ -92,6 +121,32 @@ _LAYOUT = {
 }
 
 
+_HEADER_FIELDS = (
+    "e_version",
+    "e_entry",
+    "e_phoff",
+    "e_shoff",
+    "e_flags",
+    "e_ehsize",
+    "e_phentsize",
+    "e_phnum",
+    "e_shentsize",
+    "e_shnum",
+    "e_shstrndx",
+)
+
+
+@functools.lru_cache(maxsize=2)
+def _structs(elf_class: ElfClass) -> Any:
+    """pyelftools' ELF layout structs for one class (little-endian: every Android ABI is)."""
+    from elftools.elf.structs import ELFStructs  # lazy: `symaudit --help` does not need it
+
+    structs = ELFStructs(little_endian=True, elfclass=elf_class.bits)
+    structs.create_basic_structs()
+    structs.create_advanced_structs(None, None, None)
+    return structs
+
+
 def read_elf(data: bytes, name: str = "") -> ElfLibrary:
     """Parse one shared object. ``name`` only decorates error messages.
 
@@ -101,7 +156,7 @@ def read_elf(data: bytes, name: str = "") -> ElfLibrary:
         return _Reader(data).library()
     except CorruptElfError:
         raise
-    except Exception as exc:  # pyelftools and struct raise many types on garbage input
+    except Exception as exc:  # struct, slicing and decoding raise many types on garbage input
         if os.environ.get("SYMAUDIT_DEBUG"):
             raise
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -114,11 +169,9 @@ class _Reader:
         self.size = len(data)
         self.anomalies: list[str] = []
         self._check_ident()
-        from elftools.elf.elffile import ELFFile  # lazy: keeps `symaudit --help` fast
-
-        self.elf = ELFFile(io.BytesIO(data))
-        self.elf_class = ElfClass.ELF64 if self.elf.elfclass == 64 else ElfClass.ELF32
+        self.elf_class = ElfClass.ELF64 if data[4] == 2 else ElfClass.ELF32
         self.layout = _LAYOUT[self.elf_class]
+        self.header = self._header()
 
     # -- header ---------------------------------------------------------------------------
 
@@ -139,10 +192,19 @@ class _Reader:
         if data[4] == 2 and len(data) < 64:
             raise CorruptElfError(f"truncated: {len(data)} bytes is shorter than an ELF64 header")
 
+    def _header(self) -> dict[str, int]:
+        """The ELF header through pyelftools' layout structs; e_type/e_machine as numbers."""
+        parsed = _structs(self.elf_class).Elf_Ehdr.parse(self.data)
+        header = {name: parsed[name] for name in _HEADER_FIELDS}
+        header["e_type"], header["e_machine"] = struct.unpack_from("<HH", self.data, 16)
+        return header
+
     def library(self) -> ElfLibrary:
-        header = self.elf.header
-        if header["e_type"] != "ET_DYN":
-            raise CorruptElfError(f"e_type is {header['e_type']}, not ET_DYN: not a shared object")
+        e_type = self.header["e_type"]
+        if e_type != ET_DYN:
+            raise CorruptElfError(
+                f"e_type is {_E_TYPES.get(e_type, e_type)}, not ET_DYN: not a shared object"
+            )
         segments = self._segments()
         self.loads = sorted((s for s in segments if s.type == PT_LOAD), key=lambda s: s.vaddr)
         if not self.loads:
@@ -195,7 +257,7 @@ class _Reader:
         return int.from_bytes(self.data[offset : offset + 2], "little")
 
     def _segments(self) -> tuple[Segment, ...]:
-        header = self.elf.header
+        header = self.header
         phoff, phnum, phentsize = header["e_phoff"], header["e_phnum"], header["e_phentsize"]
         if phnum == 0:
             raise CorruptElfError("no program headers")
@@ -276,7 +338,7 @@ class _Reader:
 
     def _sections(self) -> dict[str, tuple[int, int, int, int]] | None:
         """name -> (type, offset, size, entsize) of usable section headers, or None."""
-        header = self.elf.header
+        header = self.header
         shoff, shnum, shentsize = header["e_shoff"], header["e_shnum"], header["e_shentsize"]
         if shoff == 0 or shnum == 0:
             return None
@@ -288,18 +350,57 @@ class _Reader:
             problem = f"section headers at offset {shoff} run past the end of the file"
         if problem is None:
             try:
-                result: dict[str, tuple[int, int, int, int]] = {}
-                for section in self.elf.iter_sections():
-                    h = section.header
-                    result.setdefault(
-                        section.name,
-                        (_section_type(h["sh_type"]), h["sh_offset"], h["sh_size"], h["sh_entsize"]),
-                    )
-                return result
+                return self._section_table(shoff, shnum, shentsize)
             except Exception as exc:  # garbage headers: the loader ignores them, so do we
                 problem = f"section headers unreadable ({exc})"
         self.anomalies.append(f"{problem}; tables were read through PT_DYNAMIC")
         return None
+
+    def _section_table(self, shoff: int, shnum: int, shentsize: int) -> dict[str, tuple[int, int, int, int]]:
+        data = self.data
+        if self.elf_class is ElfClass.ELF64:
+            fmt = "<IIQQQQIIQQ"  # name type flags addr offset size link info addralign entsize
+        else:
+            fmt = "<IIIIIIIIII"
+        # pyelftools' Elf_Shdr lays the records out; sh_type is taken as a number from the raw
+        # bytes (pyelftools names the known ones). No section objects: those would parse whole
+        # hash tables just to exist.
+        shdr = _structs(self.elf_class).Elf_Shdr
+        headers = []
+        for index in range(shnum):
+            at = shoff + index * shentsize
+            record = shdr.parse(data[at : at + shentsize])
+            headers.append(
+                (
+                    record["sh_name"],
+                    struct.unpack_from("<I", data, at + 4)[0],
+                    record["sh_flags"],
+                    record["sh_addr"],
+                    record["sh_offset"],
+                    record["sh_size"],
+                    record["sh_link"],
+                    record["sh_info"],
+                    record["sh_addralign"],
+                    record["sh_entsize"],
+                )
+            )
+        strndx = self.header["e_shstrndx"]
+        if strndx == SHN_XINDEX:
+            strndx = headers[0][6]
+        if strndx < shnum:
+            names_at = headers[strndx][4]
+        else:  # outside the table: where the header would be, if it is inside the file
+            at = shoff + strndx * shentsize
+            if at + shentsize > self.size:
+                raise CorruptElfError(f"e_shstrndx {strndx} is past the end of the file")
+            names_at = struct.unpack_from(fmt, data, at)[4]
+        result: dict[str, tuple[int, int, int, int]] = {}
+        for name, kind, _flags, _addr, offset, size, _link, _info, _align, entsize in headers:
+            at = names_at + name
+            end = data.find(b"\0", at) if at < self.size else -1
+            text = data[at:end].decode("utf-8", "replace") if end >= 0 else ""
+            result.setdefault(text, (kind, offset, size, entsize))
+        return result
 
     # -- symbols ----------------------------------------------------------------------------
 
@@ -335,8 +436,25 @@ class _Reader:
                 raise CorruptElfError("DT_GNU_HASH chain does not terminate")
             (value,) = struct.unpack("<I", self._bytes(chains_at + position * 4, 4, "DT_GNU_HASH chain"))
             if value & 1:
+                self._check_gnu_hash_end(symoffset + position, value)
                 return int(symoffset + position + 1)
             position += 1
+
+    def _check_gnu_hash_end(self, index: int, chain_value: int) -> None:
+        """A chain word is its symbol's GNU hash with bit 0 as the end marker. Without a real end
+        marker the walk runs on into whatever follows the chains and stops at any odd word, which
+        would silently turn the bytes after .dynsym into symbols; the hash exposes that."""
+        at = self._offset(self.tags[DT_SYMTAB][0], "DT_SYMTAB") + index * self.layout.sym_size
+        (st_name,) = struct.unpack("<I", self._bytes(at, 4, f".dynsym entry {index}"))
+        strtab = self.strtab
+        end = strtab.find(b"\0", st_name) if st_name < len(strtab) else -1
+        digest = 5381
+        for byte in strtab[st_name:end] if end >= 0 else b"":
+            digest = (digest * 33 + byte) & 0xFFFFFFFF
+        if end < 0 or (digest ^ chain_value) & ~1:
+            raise CorruptElfError(
+                f"DT_GNU_HASH chain does not terminate: the end marker at symbol {index} is not its hash"
+            )
 
     def _symbols(
         self, tags: dict[int, list[int]], strtab: bytes, sections: dict[str, tuple[int, int, int, int]] | None
@@ -362,27 +480,23 @@ class _Reader:
 
         # Export: defined, GLOBAL(1)/WEAK(2)/GNU_UNIQUE(10), DEFAULT(0)/PROTECTED(3) visibility.
         # Import: undefined, GLOBAL/WEAK, with a name. Index 0 is the null symbol.
-        export_rows: list[int] = []
-        import_rows: list[int] = []
-        for position, (info, other, shndx, name) in enumerate(
-            zip(info_column, other_column, shndx_column, name_column, strict=True)
-        ):
-            binding = info >> 4
-            if binding == 0:
-                continue
-            if shndx == SHN_UNDEF:
-                if name and (binding == 1 or binding == 2):
-                    import_rows.append(position)
-            elif (binding == 1 or binding == 2 or binding == 10) and (other & 3) in (0, 3):
-                export_rows.append(position)
+        info = bytes(info_column)
+        other = bytes(other_column)
+        classes = _classes(info, other, shndx_column.tobytes(), name_column.tobytes(), count)
+        # Rows as runs of consecutive positions: a linker puts undefined symbols before the
+        # hashed (defined) ones, so a whole table is a handful of slices.
+        export_runs = [match.span() for match in _RUNS.finditer(classes.translate(_IS_EXPORT))]
+        import_runs = [match.span() for match in _RUNS.finditer(classes.translate(_IS_IMPORT))]
+        del classes
 
         decode = _Names(strtab)
-        export_names = decode.many([name_column[i] for i in export_rows])
-        import_names = decode.many([name_column[i] for i in import_rows])
-        export_info = bytes(info_column[i] for i in export_rows)
-        export_other = bytes(other_column[i] for i in export_rows)
-        import_info = bytes(info_column[i] for i in import_rows)
-        import_other = bytes(other_column[i] for i in import_rows)
+        export_names = decode.many(_gather_list(name_column, export_runs))
+        import_names = decode.many(_gather_list(name_column, import_runs))
+        export_info = _gather_bytes(info, export_runs)
+        export_other = _gather_bytes(other, export_runs)
+        import_info = _gather_bytes(info, import_runs)
+        import_other = _gather_bytes(other, import_runs)
+        del info, other
 
         versions = self._versions(tags, strtab, count)
         if versions is None:
@@ -390,13 +504,14 @@ class _Reader:
             imports = ImportTable(import_names, import_info, import_other)
             return exports, imports, False, frozenset(), ()
         versym, defs, needs_by_index, needs = versions
-        export_versions: list[str | None] = []
-        export_hidden = bytearray()
-        for row in export_rows:
-            value = versym[row]
-            index = value & VERSYM_INDEX
-            export_versions.append(defs.get(index) if index > 1 else None)
-            export_hidden.append(1 if value & VERSYM_HIDDEN else 0)
+        export_versions: Sequence[str | None] = ()
+        export_hidden = b""
+        if defs:  # without verdefs every export is unversioned
+            values = _gather_list(versym, export_runs)
+            names_by_value = {v: defs.get(v & VERSYM_INDEX) for v in set(values) if v & VERSYM_INDEX > 1}
+            export_versions = list(map(names_by_value.get, values))
+            export_hidden = bytes(1 if v & VERSYM_HIDDEN else 0 for v in values)
+        import_rows = [row for start, end in import_runs for row in range(start, end)]
         import_versions: list[str | None] = []
         import_files: list[str | None] = []
         for row in import_rows:
@@ -409,14 +524,14 @@ class _Reader:
             else:
                 import_versions.append(need[1] if need else None)
                 import_files.append(need[0] if need else None)
-        any_export = any(v is not None for v in export_versions)
+        any_export = any(v is not None for v in export_versions) if defs else False
         any_import = any(v is not None for v in import_versions)
         exports = ExportTable(
             export_names,
             export_info,
             export_other,
             tuple(export_versions) if any_export else None,
-            bytes(export_hidden) if any_export else None,
+            export_hidden if any_export else None,
         )
         imports = ImportTable(
             import_names,
@@ -433,7 +548,7 @@ class _Reader:
 
     def _versions(
         self, tags: dict[int, list[int]], strtab: bytes, count: int
-    ) -> tuple[Sequence[int], dict[int, str], dict[int, tuple[str, str]], tuple[VersionNeed, ...]] | None:
+    ) -> tuple[memoryview, dict[int, str], dict[int, tuple[str, str]], tuple[VersionNeed, ...]] | None:
         if DT_VERSYM not in tags:
             return None
         offset = self._offset(tags[DT_VERSYM][0], "DT_VERSYM")
@@ -510,6 +625,38 @@ class _Reader:
         return tuple(part.decode("utf-8", "replace") for part in raw.split(b"\0") if part)
 
 
+def _classes(info: bytes, other: bytes, shndx: bytes, name: bytes, count: int) -> bytes:
+    """One class byte per symbol (bits as in ``_BIND_CLASS`` and friends), a column at a time.
+
+    Each column becomes a byte string of flags with ``translate``; the flags occupy distinct
+    bits, so adding the byte strings as little-endian integers ORs them without a carry.
+    """
+
+    def flags(column: bytes, table: bytes) -> int:
+        return int.from_bytes(column.translate(table), "little")
+
+    total = flags(info, _BIND_CLASS) + flags(other, _VISIBLE)
+    total += flags(shndx[0::2], _DEFINED) | flags(shndx[1::2], _DEFINED)
+    named = 0
+    for byte in range(4):
+        named |= flags(name[byte::4], _NAMED)
+    return (total + named).to_bytes(count, "little")
+
+
+def _gather_bytes(column: bytes, runs: list[tuple[int, int]]) -> bytes:
+    return b"".join([column[start:end] for start, end in runs])
+
+
+def _gather_list(column: memoryview, runs: list[tuple[int, int]]) -> list[int]:
+    if len(runs) == 1:
+        start, end = runs[0]
+        return column[start:end].tolist()
+    result: list[int] = []
+    for start, end in runs:
+        result.extend(column[start:end].tolist())
+    return result
+
+
 class _Names:
     """Decode many ``.dynstr`` offsets at once.
 
@@ -527,10 +674,14 @@ class _Names:
     def many(self, offsets: list[int]) -> tuple[str, ...]:
         strtab = self.strtab
         limit = len(strtab)
-        if any(offset >= limit for offset in offsets):
+        if offsets and max(offsets) >= limit:
             bad = next(offset for offset in offsets if offset >= limit)
             raise CorruptElfError(f".dynsym: name offset {bad} is past the end of .dynstr ({limit} bytes)")
         text = self.text
+        if text is not None and text.endswith("\0"):
+            # Every name then ends at a NUL before the end of the table: no per-name check.
+            find = text.find
+            return tuple([text[offset : find("\0", offset)] for offset in offsets])
         if text is not None:
             find = text.find
             names: list[str] = []
@@ -574,12 +725,3 @@ def _align4(value: int) -> int:
 def _first(tags: dict[int, list[int]], tag: int) -> int:
     values = tags.get(tag)
     return int(values[0]) if values else 0
-
-
-_SECTION_TYPES = {"SHT_NOTE": 7, "SHT_DYNSYM": 11, "SHT_PROGBITS": 1, "SHT_STRTAB": 3}
-
-
-def _section_type(value: object) -> int:
-    if isinstance(value, int):
-        return value
-    return _SECTION_TYPES.get(str(value), -1)
