@@ -16,10 +16,10 @@ from symaudit.analysis.abi_coverage import abi_incomplete
 from symaudit.analysis.arch import wrong_arch
 from symaudit.analysis.linker import LoadGroup, resolve_abi
 from symaudit.analysis.platform_libs import abi_for_machine, machine_name
-from symaudit.containers.base import LibraryEntry, Package, PackageKind
+from symaudit.containers.base import LibraryEntry, Package, PackageKind, shown
 from symaudit.elf.model import ElfLibrary
 from symaudit.elf.reader import CorruptElfError, read_elf
-from symaudit.errors import MemberError
+from symaudit.errors import InputError, MemberError
 from symaudit.findings import Finding, sort_key
 from symaudit.manifest import AppFacts
 from symaudit.rules.core import CORRUPT_LIBRARY
@@ -85,10 +85,15 @@ class AbiContext:
     """The container entry of every library of the ABI (loadable or not), by file name."""
     app: AppFacts | None = None
     package_kind: PackageKind | None = None
+    digests: Mapping[str, str | None] = field(default_factory=dict)
+    """sha256 of every library of the ABI (None when its bytes could not be read), by file name."""
 
 
 AbiAnalysis = Callable[[AbiContext], Iterable[Finding]]
 """Findings about one ABI. Runs after the link resolver, while the ABI's models are in memory."""
+
+FindingRefiner = Callable[[AbiContext, Finding], Finding]
+"""Adds facts to one finding of the ABI (``suggestion`` on ``unresolved-symbol``), models in memory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +220,15 @@ def _dependents(broken: str, groups: Mapping[str, LoadGroup]) -> tuple[str, ...]
     return tuple(sorted(root for root, group in groups.items() if broken in group.unloadable))
 
 
+def _check_abis_present(path: str, abis: Sequence[str] | None, present: set[str]) -> None:
+    """A requested ABI the input has no library for is a typo or the wrong input: auditing
+    nothing would print "OK" and pass CI, so it is an input error instead."""
+    for abi in abis or ():
+        if abi not in present:
+            found = ", ".join(sorted(present)) or "none"
+            raise InputError(f"{path}: no native library for ABI {shown(abi)} (found: {found})")
+
+
 def audit_package(
     package: Package,
     abis: Sequence[str] | None = None,
@@ -222,17 +236,22 @@ def audit_package(
     annotators: Sequence[Annotator] = (),
     package_analyses: Sequence[PackageAnalysis] = (),
     app: AppFacts | None = None,
+    refiners: Sequence[FindingRefiner] = (),
 ) -> Report:
     """Audit every native library of ``package`` (restricted to ``abis`` when given).
 
     ``app`` carries the manifest facts (minSdk, extractNativeLibs) the platform rules need;
     the caller reads them (see :func:`symaudit.manifest.app_facts`).
     """
-    entries = [e for e in package.libraries() if not abis or e.abi is None or e.abi in abis]
+    listed = package.libraries()
+    entries = [e for e in listed if not abis or e.abi is None or e.abi in abis]
+    present = {e.abi for e in listed if e.abi is not None}
     records: list[LibraryRecord] = []
     findings: list[Finding] = []
     names_by_abi: dict[str, set[str]] = {}
     for batch in _abi_batches(package, entries):
+        if batch:
+            present.add(batch[0].abi)
         if abis and batch and batch[0].abi not in abis:
             continue
         abi = batch[0].abi if batch else UNKNOWN_ABI
@@ -264,7 +283,8 @@ def audit_package(
             loadable[name] = parsed.library
         groups, linker_findings = resolve_abi(abi, loadable, unloadable, paths)
         context = AbiContext(
-            abi, loadable, tuple(unloadable), paths, groups, entries_by_name, app, package.kind
+            abi, loadable, tuple(unloadable), paths, groups, entries_by_name, app, package.kind,
+            {parsed.entry.name: parsed.sha256 for parsed in kept},
         )
         for parsed in kept:
             name = parsed.entry.name
@@ -278,9 +298,17 @@ def audit_package(
                 findings.append(_corrupt(parsed, _dependents(name, groups)))
         for finding in arch_findings:
             findings.append(replace(finding, affected=_dependents(finding.library or "", groups)))
-        findings.extend(linker_findings)
+        abi_findings = list(linker_findings)
         for analysis in analyses:
-            findings.extend(analysis(context))
+            abi_findings.extend(analysis(context))
+        for refine in refiners:
+            abi_findings = [refine(context, finding) for finding in abi_findings]
+        findings.extend(abi_findings)
+        # Let this ABI's models go before the generator parses the next ABI's libraries: the
+        # loop variables would otherwise keep them alive through that parse.
+        del batch, loadable, kept, context
+        parsed = None  # type: ignore[assignment]
+    _check_abis_present(package.path, abis, present)
     if package.kind is not PackageKind.FILES:
         findings.extend(abi_incomplete(names_by_abi))
     records.sort(key=lambda r: (r.abi, r.name, r.path))

@@ -198,10 +198,133 @@ def parse_text_manifest(data: bytes) -> AppFacts:
 
 
 def parse_manifest(data: bytes) -> AppFacts:
-    """Binary or text, whichever ``data`` is."""
+    """Binary XML (APK), aapt2 protobuf (App Bundle) or text (AAR), whichever ``data`` is."""
     if data[:2] == b"\x03\x00":
         return parse_binary_manifest(data)
+    if data[:1] == b"\x0a":  # protobuf field 1 (XmlNode.element), length-delimited
+        return parse_proto_manifest(data)
     return parse_text_manifest(data)
+
+
+# -- aapt2 protobuf XML (frameworks/base/tools/aapt2/Resources.proto: XmlNode, XmlElement,
+# XmlAttribute, Item, Primitive), as bundletool stores base/manifest/AndroidManifest.xml ----------
+
+_MAX_PROTO_DEPTH = 64
+
+
+def _proto_fields(data: bytes, start: int, end: int) -> list[tuple[int, int, int | bytes]]:
+    """(field number, wire type, value) of one message; varints as int, length-delimited as bytes."""
+    fields: list[tuple[int, int, int | bytes]] = []
+    position = start
+
+    def varint() -> int:
+        nonlocal position
+        result = shift = 0
+        while True:
+            if position >= end or shift > 63:
+                raise ManifestError("truncated protobuf varint")
+            byte = data[position]
+            position += 1
+            result |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return result
+            shift += 7
+
+    while position < end:
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            fields.append((number, wire, varint()))
+        elif wire == 2:
+            length = varint()
+            if position + length > end:
+                raise ManifestError("protobuf field runs past its message")
+            fields.append((number, wire, data[position : position + length]))
+            position += length
+        elif wire == 5:
+            position += 4
+        elif wire == 1:
+            position += 8
+        else:
+            raise ManifestError(f"unsupported protobuf wire type {wire}")
+    return fields
+
+
+def _proto_attribute_value(raw: bytes) -> tuple[str, int | None, str | None, int | bool | None]:
+    """(name, resource id, string value, compiled primitive) of one XmlAttribute."""
+    name, resource_id, text, primitive = "", None, None, None
+    for number, _, value in _proto_fields(raw, 0, len(raw)):
+        if number == 2 and isinstance(value, bytes):
+            name = value.decode("utf-8", "replace")
+        elif number == 3 and isinstance(value, bytes):
+            text = value.decode("utf-8", "replace")
+        elif number == 5 and isinstance(value, int):
+            resource_id = value
+        elif number == 6 and isinstance(value, bytes):
+            for item_number, _, item in _proto_fields(value, 0, len(value)):
+                if item_number == 7 and isinstance(item, bytes):  # Item.prim
+                    for prim_number, _, prim in _proto_fields(item, 0, len(item)):
+                        if prim_number in (6, 7) and isinstance(prim, int):  # int decimal / hex
+                            primitive = prim - (1 << 32) if prim >= 1 << 31 else prim
+                        elif prim_number == 8 and isinstance(prim, int):  # boolean
+                            primitive = bool(prim)
+    return name, resource_id, text, primitive
+
+
+def parse_proto_manifest(data: bytes) -> AppFacts:
+    found: dict[str, object] = {}
+    package: str | None = None
+
+    def element(raw: bytes, depth: int) -> None:
+        nonlocal package
+        if depth > _MAX_PROTO_DEPTH:
+            raise ManifestError("manifest nests too deeply")
+        name = ""
+        attributes: list[bytes] = []
+        children: list[bytes] = []
+        for number, _, value in _proto_fields(raw, 0, len(raw)):
+            if not isinstance(value, bytes):
+                continue
+            if number == 3:
+                name = value.decode("utf-8", "replace")
+            elif number == 4:
+                attributes.append(value)
+            elif number == 5:
+                children.append(value)
+        for attribute in attributes:
+            attr_name, resource_id, text, primitive = _proto_attribute_value(attribute)
+            if name == "manifest" and attr_name == "package":
+                package = text
+            key = {
+                ATTR_MIN_SDK: "min_sdk",
+                ATTR_TARGET_SDK: "target_sdk",
+                ATTR_EXTRACT_NATIVE_LIBS: "extract_native_libs",
+            }.get(resource_id or -1)
+            if key is None:
+                continue
+            if key == "extract_native_libs":
+                found[key] = primitive if isinstance(primitive, bool) else (text or "").lower() == "true"
+            elif isinstance(primitive, int) and not isinstance(primitive, bool):
+                found[key] = primitive
+            elif text and text.isdigit():
+                found[key] = int(text)
+        for child in children:
+            for number, _, value in _proto_fields(child, 0, len(child)):
+                if number == 1 and isinstance(value, bytes):
+                    element(value, depth + 1)
+
+    try:
+        for number, _, value in _proto_fields(data, 0, len(data)):
+            if number == 1 and isinstance(value, bytes):
+                element(value, 0)
+    except RecursionError as exc:  # pragma: no cover - bounded by _MAX_PROTO_DEPTH
+        raise ManifestError("manifest nests too deeply") from exc
+    return AppFacts(
+        package=package,
+        min_sdk=found.get("min_sdk"),  # type: ignore[arg-type]
+        target_sdk=found.get("target_sdk"),  # type: ignore[arg-type]
+        extract_native_libs=found.get("extract_native_libs"),  # type: ignore[arg-type]
+    )
 
 
 MANIFEST_LIMIT = 8 * 1024 * 1024

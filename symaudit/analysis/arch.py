@@ -18,9 +18,7 @@ def wrong_arch(abi: str, name: str, path: str, library: ElfLibrary) -> Finding |
         return None
     if library.machine != spec.machine:
         got = machine_name(library.machine)
-        message = (
-            f'"{name}" is for {got} ({library.machine}) instead of {spec.machine_name} ({spec.machine})'
-        )
+        message = f'"{name}" is for {got} ({library.machine}) instead of {spec.machine_name} ({spec.machine})'
     elif library.bits != spec.bits:
         message = f'"{name}" is {library.bits}-bit instead of {spec.bits}-bit'
     else:

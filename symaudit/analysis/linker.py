@@ -53,11 +53,14 @@ class LoadGroup:
     """(needing library, needed name) for each DT_NEEDED found nowhere."""
     unloadable: tuple[str, ...]
     """Packaged libraries reached that the loader rejects (corrupt, wrong machine)."""
+    private: tuple[tuple[str, str], ...] = ()
+    """(needing library, needed name) for each DT_NEEDED on a private system library: the app's
+    namespace cannot reach it (``private-platform-library``)."""
 
     @property
     def loads(self) -> bool:
         """False when the loader fails before looking at symbols."""
-        return not self.missing and not self.unloadable
+        return not self.missing and not self.unloadable and not self.private
 
 
 def load_group(
@@ -78,6 +81,7 @@ def load_group(
     packaged: list[str] = [root]
     platform_reached: list[str] = []
     missing: list[tuple[str, str]] = []
+    private: list[tuple[str, str]] = []
     unloadable_reached: list[str] = []
     queue = deque([root])
     while queue:
@@ -96,6 +100,9 @@ def load_group(
             elif platform.is_public(needed):
                 order.append(needed)
                 platform_reached.append(needed)
+            elif platform.is_private(needed):
+                order.append(needed)
+                private.append((current, needed))
             else:
                 missing.append((current, needed))
     return LoadGroup(
@@ -105,6 +112,7 @@ def load_group(
         platform=tuple(platform_reached),
         missing=tuple(missing),
         unloadable=tuple(unloadable_reached),
+        private=tuple(private),
     )
 
 
@@ -133,9 +141,7 @@ def defines(provider: ElfLibrary, name: str, version: str | None) -> bool:
     return False
 
 
-def _presumed_platform(
-    name: str, version_file: str | None, group: LoadGroup, platform: PlatformLibs
-) -> bool:
+def presumed_platform(name: str, version_file: str | None, group: LoadGroup, platform: PlatformLibs) -> bool:
     if version_file is not None and version_file in group.platform:
         return True
     if not group.platform:
@@ -229,7 +235,7 @@ def resolve_abi(
             version_file = imports.version_files[position] if imports.version_files is not None else None
             if any(defines(provider, name, version) for provider in providers):
                 continue
-            if _presumed_platform(name, version_file, group, platform):
+            if presumed_platform(name, version_file, group, platform):
                 continue
             outside = [
                 other

@@ -33,9 +33,14 @@ class PlatformLibs:
     cxx_library: str
     cxx_exports: frozenset[str]
     """The few C++ runtime names the platform ``libstdc++.so`` really exports."""
+    private: frozenset[str] = frozenset()
+    """System libraries apps cannot link against (``is not accessible for the namespace``)."""
 
     def is_public(self, name: str) -> bool:
         return name in self.public
+
+    def is_private(self, name: str) -> bool:
+        return name in self.private
 
 
 @lru_cache(maxsize=1)
@@ -77,4 +82,5 @@ def platform_libs() -> PlatformLibs:
         public=dict(data["public"]),
         cxx_library=data["cxx_exports"]["library"],
         cxx_exports=frozenset(data["cxx_exports"]["symbols"]),
+        private=frozenset(data.get("private", {}).get("libraries", ())),
     )

@@ -1,0 +1,297 @@
+"""Rules about the platform a library meets on the device: C++ runtime, API levels, page size,
+loader-refused ELF features. Severities that depend on the app's minSdk are the errors' worst
+case; the analysis lowers them when the app's minSdk makes the feature safe."""
+
+from __future__ import annotations
+
+from symaudit.findings import Rule, Severity, define_rule
+
+STL_MIXED = define_rule(
+    "stl-mixed",
+    Severity.ERROR,
+    "More than one C++ runtime in one ABI",
+    """
+## What it finds
+Two or more C++ runtimes in one ABI directory: `libc++_shared.so` next to
+`libgnustl_shared.so` or `libstlport_shared.so`, or a library that links libc++ statically and
+exports `std::__ndk1` symbols next to a packaged `libc++_shared.so`. Several static copies that
+each export `std::` (and no shared runtime) are reported as a warning.
+## Why it matters
+An app may use exactly one C++ runtime per ABI. Two copies of `std::` mean two heaps for
+exceptions and RTTI, two `std::string` layouts and, depending on load order, symbols bound to
+the wrong copy: crashes far from the cause.
+## Example
+An old AAR ships `libgnustl_shared.so`; the app's own code uses `libc++_shared.so`.
+## Fix
+Rebuild every library with the same NDK and `-DANDROID_STL=c++_shared`, or link one library
+with `c++_static` and hide its C++ symbols (`-Wl,--exclude-libs,ALL`, a version script).
+""",
+)
+
+STL_NDK_MISMATCH = define_rule(
+    "stl-ndk-mismatch",
+    Severity.WARNING,
+    "libc++_shared.so is older than a library that needs it was built for",
+    """
+## What it finds
+The packaged `libc++_shared.so` carries an older NDK in its `.note.android.ident` than a library
+that depends on it was built with. It is an error when that library imports `std::__ndk1`
+or C++ ABI symbols the packaged copy does not export.
+## Why it matters
+Gradle's `pickFirst 'lib/*/libc++_shared.so'` keeps the first copy in dependency order, not the
+newest. Code built with newer libc++ headers then fails with `cannot locate symbol
+"_ZNSt6__ndk122__libcpp_verbose_abortEPKcz"` (or another newer `std::` symbol).
+## Example
+`libdriftdemo.so` was built with NDK r26b; the APK's `libc++_shared.so` comes from an AAR built
+with r21b.
+## Fix
+Ship the `libc++_shared.so` of the newest NDK any library was built with (take it from that
+NDK, or from the dependency built with it), or rebuild the older dependencies with one NDK.
+""",
+)
+
+API_LEVEL_ABOVE_MIN_SDK = define_rule(
+    "api-level-above-min-sdk",
+    Severity.ERROR,
+    "A library built for a higher API level than the app's minSdk",
+    """
+## What it finds
+A library whose `.note.android.ident` records an API level (`__ANDROID_API__`, the
+`--target=...<api>` it was compiled for) above the app's `minSdkVersion`.
+## Why it matters
+Such a library may call functions older devices do not have, and fails to load there with
+`cannot locate symbol "aligned_alloc"` (API 28) or similar.
+## Example
+`libfoo.so` was compiled with `--target=aarch64-linux-android26`; the app's minSdk is 21.
+## Fix
+Build the library with the app's minSdk (`ANDROID_PLATFORM`/`minSdkVersion` in CMake or
+`externalNativeBuild`), or raise the app's minSdk.
+""",
+)
+
+PLATFORM_SYMBOL_UNAVAILABLE = define_rule(
+    "platform-symbol-unavailable",
+    Severity.ERROR,
+    "A platform symbol that devices at the app's minSdk do not have",
+    """
+## What it finds
+With an NDK sysroot, an import that the packaged libraries do not define and that the platform
+library stubs for the app's minSdk (`sysroot/usr/lib/<triple>/<api>/lib*.so`) do not export:
+it was introduced at a later API level (the finding names it), or no API level has it.
+## Why it matters
+On a device older than the API level that introduced it the load fails with
+`cannot locate symbol "..."`.
+## Example
+`libfoo.so` calls `aligned_alloc` (API 28) in an app with minSdk 21.
+## Fix
+Raise minSdk, build the library for the app's minSdk so the compiler rejects the call, or call
+the function through `dlsym` / `__builtin_available` with a fallback.
+""",
+)
+
+NDK_NOT_FOUND = define_rule(
+    "ndk-not-found",
+    Severity.INFO,
+    "No NDK sysroot was found; platform symbols were judged heuristically",
+    """
+## What it finds
+No Android NDK was found (`--ndk`, `ANDROID_NDK_HOME`, `ANDROID_NDK_ROOT`, `ANDROID_NDK`,
+`NDK_ROOT`, `ANDROID_HOME`/`ANDROID_SDK_ROOT` + `ndk/<version>`, or `local.properties` next to the
+input), so imports from platform libraries could not be checked against the stubs of the app's
+minSdk.
+## Why it matters
+Without the stubs, a C symbol the packaged libraries do not define is presumed to come from the
+platform; `platform-symbol-unavailable` cannot be reported.
+## Example
+A CI runner without the Android SDK.
+## Fix
+Install an NDK and pass `--ndk PATH` or set `ANDROID_NDK_HOME`.
+""",
+)
+
+PRIVATE_PLATFORM_LIBRARY = define_rule(
+    "private-platform-library",
+    Severity.ERROR,
+    "DT_NEEDED on a non-public system library",
+    """
+## What it finds
+A DT_NEEDED entry naming a system library that is not part of the NDK's public API
+(`libcutils.so`, `libutils.so`, `libbinder.so`, `libandroid_runtime.so`, `libcrypto.so`,
+`libssl.so`, ...).
+## Why it matters
+Since Android 7.0 (API 24) apps cannot link against private platform libraries: the load fails
+with `library "libcutils.so" ... is not accessible for the namespace`. The exempt list that
+tolerated a few of them for targetSdk < 24 is gone on current devices.
+## Example
+A prebuilt links `libcrypto.so` from an old AOSP tree instead of shipping BoringSSL.
+## Fix
+Ship your own copy (e.g. BoringSSL/OpenSSL built with the NDK, renamed), or use an NDK API.
+""",
+)
+
+LOAD_ALIGN_16K = define_rule(
+    "load-align-16k",
+    Severity.ERROR,
+    "A 64-bit library with a PT_LOAD alignment below 16 KB",
+    """
+## What it finds
+A library for `arm64-v8a` or `x86_64` with a PT_LOAD segment whose `p_align` is below 16384
+(or not a power of two). The message also gives the first-LOAD verdict that Google's
+`check_elf_alignment.sh` prints.
+## Why it matters
+Devices with 16 KB pages refuse it (`program alignment (4096) cannot be smaller than system page
+size (16384)`), and Google Play rejects updates targeting Android 15+ whose 64-bit libraries are
+not 16 KB aligned.
+## Example
+A library built with NDK r26 and default flags has `p_align` 0x1000.
+## Fix
+Build with NDK r28 or newer (16 KB by default), or link with `-Wl,-z,max-page-size=16384`
+(and `-Wl,-z,common-page-size=16384` for NDK r22 and older); package with AGP 8.5.1+.
+""",
+)
+
+ZIP_ALIGN_16K = define_rule(
+    "zip-align-16k",
+    Severity.ERROR,
+    "A stored library whose data is not 16 KB aligned in the APK",
+    """
+## What it finds
+A 64-bit library stored uncompressed in an APK whose data does not start at a multiple of
+16384, so it cannot be mapped straight from the APK on a 16 KB device. Also a compressed library
+in an app with `android:extractNativeLibs="false"`, which the device cannot map at all.
+## Why it matters
+Libraries stored uncompressed are loaded straight from the APK; on 16 KB devices that needs 16 KB
+alignment, and Google Play checks it.
+## Example
+An APK re-signed after `zipalign -p 4` (4 KB page alignment only).
+## Fix
+Align with `zipalign -P 16 -f 4` (build-tools 35+) before signing, or use AGP 8.5.1+ which does
+it; or set `packaging.jniLibs.useLegacyPackaging = true` to compress and extract libraries.
+""",
+)
+
+TEXT_RELOCATIONS = define_rule(
+    "text-relocations",
+    Severity.ERROR,
+    "A library with text relocations (DT_TEXTREL)",
+    """
+## What it finds
+A library with `DT_TEXTREL` or `DF_TEXTREL`: the loader must write into its code pages.
+An error when the app's minSdk or targetSdk is 23 or higher, a warning below.
+## Why it matters
+From API 23 the loader refuses text relocations for apps targeting API 23+:
+`"libfoo.so" has text relocations`.
+## Example
+32-bit x86 assembly that references a global by absolute address, linked with `-z notext`.
+## Fix
+Build all code as position independent (`-fPIC`), fix hand-written assembly to use PC-relative
+or GOT addressing, and drop `-z notext`/`-Wl,--no-warn-shared-textrel`.
+""",
+)
+
+MISSING_SONAME = define_rule(
+    "missing-soname",
+    Severity.WARNING,
+    "A library without DT_SONAME",
+    """
+## What it finds
+A packaged library with no `DT_SONAME`.
+## Why it matters
+Libraries that link against it record its path as given on the link line in DT_NEEDED, and
+bionic takes such names literally from API 23; for apps targeting API 23+ a missing SONAME is
+also an error on older releases of the loader.
+## Example
+A library linked with a custom build that omits `-Wl,-soname,libfoo.so`.
+## Fix
+Link with `-Wl,-soname,lib<name>.so` (the NDK's CMake and ndk-build do this by default).
+""",
+)
+
+EXECUTABLE_STACK = define_rule(
+    "executable-stack",
+    Severity.WARNING,
+    "A library that asks for an executable stack",
+    """
+## What it finds
+A library whose `PT_GNU_STACK` has the execute flag set.
+## Why it matters
+An executable stack makes exploits easier; some devices and SELinux policies refuse it, and
+the request usually comes from an assembly file that lacks a `.note.GNU-stack` section.
+## Example
+An assembly source without `.section .note.GNU-stack,"",%progbits`.
+## Fix
+Add the `.note.GNU-stack` section to assembly sources, or link with `-Wl,-z,noexecstack`.
+""",
+)
+
+GNU_HASH_WITHOUT_SYSV_HASH = define_rule(
+    "gnu-hash-without-sysv-hash",
+    Severity.ERROR,
+    "Only DT_GNU_HASH, in an app that supports devices below API 23",
+    """
+## What it finds
+A library with `DT_GNU_HASH` and no `DT_HASH`, in an app whose minSdk is below 23.
+## Why it matters
+The loader of Android 5.x (API 21-22) only understands the SysV hash table and cannot look up
+the library's symbols.
+## Example
+A library linked with `-Wl,--hash-style=gnu`.
+## Fix
+Link with `-Wl,--hash-style=both` (the NDK's default for minSdk below 23).
+""",
+)
+
+RELR_BEFORE_API_28 = define_rule(
+    "relr-before-api-28",
+    Severity.ERROR,
+    "RELR relocations in an app that supports devices that cannot apply them",
+    """
+## What it finds
+A library with `DT_ANDROID_RELR` in an app whose minSdk is below 28, or with standard `DT_RELR`
+in an app whose minSdk is below 30.
+## Why it matters
+Older loaders skip the packed relative relocations they do not know; the library's pointers
+are then never relocated and it crashes at start.
+## Example
+A library linked with `-Wl,-z,pack-relative-relocs` for an app with minSdk 24.
+## Fix
+Link without RELR (drop `-z pack-relative-relocs` / `--pack-dyn-relocs=relr`) or raise minSdk;
+the NDK only enables RELR when the target API allows it.
+""",
+)
+
+ELF_TLS_BEFORE_API_29 = define_rule(
+    "elf-tls-before-api-29",
+    Severity.ERROR,
+    "ELF TLS (PT_TLS) in an app that supports devices below API 29",
+    """
+## What it finds
+A library with a `PT_TLS` segment (native ELF thread-local storage) in an app whose minSdk is
+below 29.
+## Why it matters
+Before Android 10 the loader does not support ELF TLS; loading fails on those devices.
+## Example
+`thread_local` variables compiled with `-fno-emulated-tls` for minSdk 24.
+## Fix
+Build for the app's minSdk: below 29 the NDK's clang uses emulated TLS (`__emutls_*`) by
+default; do not force `-fno-emulated-tls`.
+""",
+)
+
+
+RULES: tuple[Rule, ...] = (
+    STL_MIXED,
+    STL_NDK_MISMATCH,
+    API_LEVEL_ABOVE_MIN_SDK,
+    PLATFORM_SYMBOL_UNAVAILABLE,
+    NDK_NOT_FOUND,
+    PRIVATE_PLATFORM_LIBRARY,
+    LOAD_ALIGN_16K,
+    ZIP_ALIGN_16K,
+    TEXT_RELOCATIONS,
+    MISSING_SONAME,
+    EXECUTABLE_STACK,
+    GNU_HASH_WITHOUT_SYSV_HASH,
+    RELR_BEFORE_API_28,
+    ELF_TLS_BEFORE_API_29,
+)
