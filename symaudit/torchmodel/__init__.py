@@ -1,0 +1,1 @@
+"""TorchScript and lite models: read without torch, checked against the packaged libtorch."""

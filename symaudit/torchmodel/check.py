@@ -1,0 +1,119 @@
+"""A model against a runtime: findings only (no reading, no printing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from symaudit.findings import Finding
+from symaudit.rules.models import (
+    MODEL_BYTECODE_TOO_NEW,
+    MODEL_FORMAT_TOO_NEW,
+    MODEL_OPERATOR_MISSING,
+    MODEL_UNREADABLE,
+)
+from symaudit.torchmodel.model import TorchModel
+from symaudit.torchmodel.runtime import RuntimeOperators
+from symaudit.torchmodel.versions import RuntimeLimits, operator_since
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """The libtorch runtime of one ABI: what it registers and, when identified, its release."""
+
+    abi: str | None
+    libraries: tuple[str, ...]
+    """File names of the libraries whose registries were read (usually one)."""
+    operators: RuntimeOperators
+    reference: str | None = None
+    """The Maven coordinate (or bare version) the runtime was identified as, if it was."""
+    limits: RuntimeLimits | None = None
+
+    @property
+    def label(self) -> str:
+        return ", ".join(self.libraries)
+
+
+def unreadable(path: str, reason: str) -> Finding:
+    return Finding(
+        rule=MODEL_UNREADABLE.id,
+        severity=MODEL_UNREADABLE.severity,
+        abi=None,
+        library=path,
+        path=path,
+        message=f"model {path} cannot be read: {reason}",
+        hint="Re-export the model (torch.jit.save or _save_for_lite_interpreter) and check how it "
+        "reaches the package (Git LFS pointer, interrupted copy, download step).",
+        extra=(("model", path), ("reason", reason)),
+    )
+
+
+def check_model(path: str, model: TorchModel, runtime: Runtime) -> list[Finding]:
+    """Everything in ``model`` that ``runtime`` cannot load."""
+    findings: list[Finding] = []
+    facts = (("model", path), ("runtime", runtime.label), ("reference", runtime.reference))
+    limits = runtime.limits
+    if limits is not None and limits.max_file_format_version is not None:
+        if model.file_format_version > limits.max_file_format_version:
+            findings.append(
+                Finding(
+                    rule=MODEL_FORMAT_TOO_NEW.id,
+                    severity=MODEL_FORMAT_TOO_NEW.severity,
+                    message=f"model {path} has file-format version {model.file_format_version}; "
+                    f"{runtime.label} ({limits.version}) reads up to {limits.max_file_format_version}",
+                    hint=f"Upgrade the runtime, or re-export the model with a PyTorch release that writes "
+                    f"format {limits.max_file_format_version} or lower (avoid the versioned operators).",
+                    extra=(
+                        *facts,
+                        ("file_format_version", model.file_format_version),
+                        ("max_file_format_version", limits.max_file_format_version),
+                    ),
+                    abi=runtime.abi,
+                    library=path,
+                    path=path,
+                )
+            )
+    if limits is not None and limits.max_bytecode_version is not None and model.bytecode_version is not None:
+        if model.bytecode_version > limits.max_bytecode_version:
+            findings.append(
+                Finding(
+                    rule=MODEL_BYTECODE_TOO_NEW.id,
+                    severity=MODEL_BYTECODE_TOO_NEW.severity,
+                    message=f"lite model {path} has bytecode version {model.bytecode_version}; "
+                    f"{runtime.label} ({limits.version}) loads up to {limits.max_bytecode_version}",
+                    hint=f"Upgrade the runtime, or backport the model: torch.jit.mobile._backport_for_mobile("
+                    f"'{path.rsplit('/', 1)[-1]}', 'out.ptl', {limits.max_bytecode_version}).",
+                    extra=(
+                        *facts,
+                        ("bytecode_version", model.bytecode_version),
+                        ("max_bytecode_version", limits.max_bytecode_version),
+                    ),
+                    abi=runtime.abi,
+                    library=path,
+                    path=path,
+                )
+            )
+    for operator in model.operators:
+        if runtime.operators.has(operator):
+            continue
+        since = operator_since(operator.name)
+        registered_other = operator.overload is not None and operator.name in runtime.operators.names
+        if since is not None:
+            hint = f"{operator.name} first appeared in libtorch {since}; ship that release or newer, or re-export the model without it."
+        elif registered_other:
+            hint = f"{runtime.label} has other overloads of {operator.name} but not '{operator.overload}'; re-export the model with the runtime's PyTorch release."
+        else:
+            hint = f"Ship a runtime that registers {operator.name} (for a selective build, add it to the operator list), or re-export the model without it."
+        findings.append(
+            Finding(
+                rule=MODEL_OPERATOR_MISSING.id,
+                severity=MODEL_OPERATOR_MISSING.severity,
+                symbol=operator.qualified,
+                message=f"model {path} calls {operator.qualified}, which {runtime.label} does not register",
+                hint=hint,
+                extra=(*facts, ("since", since)),
+                abi=runtime.abi,
+                library=path,
+                path=path,
+            )
+        )
+    return findings

@@ -1,0 +1,209 @@
+"""Read a TorchScript (``.pt``) or lite (``.ptl``) model without torch (REFERENCE.md §8).
+
+A saved module is a zip whose members share one top folder. The file-format version is the
+decimal text of ``.data/version`` (from format 6) or ``version``; a lite model adds
+``bytecode.pkl``, a tuple ``(bytecode_version, method, ...)`` whose methods list the operators the
+mobile runtime must have registered. A full TorchScript model has no bytecode: its operators are
+the ``torch.<op>(`` and ``ops.<ns>.<op>(`` calls of the ``code/`` sources, which the JIT
+compiles when the model is loaded. Nothing in the archive is executed: pickles go through
+:mod:`symaudit.torchmodel.unpickle`, sources through :mod:`ast`.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Sequence
+
+from symaudit.containers.archive import NotAZip, ZipArchive
+from symaudit.errors import InputError
+from symaudit.torchmodel.model import ModelError, ModelKind, Operator, OperatorSource, TorchModel
+from symaudit.torchmodel.unpickle import load_restricted
+
+MAX_PICKLE_BYTES = 64 << 20
+"""``bytecode.pkl`` of a large speech model is a few MB; anything past this is not a model."""
+MAX_CODE_BYTES = 64 << 20
+"""All ``code/`` sources together."""
+_MAX_VERSION_BYTES = 64
+_FLATBUFFER_ID = b"PTMF"
+"""File identifier of a flatbuffer lite model (bytecode 9), at offset 4."""
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def looks_like_model(names: Iterable[str]) -> bool:
+    """Whether zip member names have the TorchScript layout (one top folder holding
+    ``data.pkl`` or ``bytecode.pkl`` and a version record)."""
+    return _root(list(names)) is not None
+
+
+def _root(names: Sequence[str]) -> str | None:
+    tops = {name.split("/", 1)[0] for name in names if "/" in name}
+    if len(tops) != 1:
+        return None
+    (top,) = tops
+    present = set(names)
+    has_pickle = f"{top}/data.pkl" in present or f"{top}/bytecode.pkl" in present
+    has_version = f"{top}/version" in present or f"{top}/.data/version" in present
+    return top if has_pickle and has_version else None
+
+
+def is_model_bytes(data: bytes) -> bool:
+    """A cheap test for package assets: a zip with the TorchScript layout, or a flatbuffer model."""
+    if data[4:8] == _FLATBUFFER_ID:
+        return True
+    if not data.startswith(_ZIP_MAGIC):
+        return False
+    try:
+        archive = ZipArchive.from_bytes("model", data)
+    except NotAZip:
+        return False
+    try:
+        return looks_like_model(info.filename for info in archive.infos())
+    finally:
+        archive.close()
+
+
+def read_model(data: bytes) -> TorchModel:
+    """The model's versions and operators; raises :class:`ModelError` with the reason."""
+    if data[4:8] == _FLATBUFFER_ID:
+        raise ModelError("a flatbuffer lite model (bytecode version 9), which symaudit cannot read yet")
+    try:
+        archive = ZipArchive.from_bytes("model", data)
+    except NotAZip as exc:
+        if data.startswith(_ZIP_MAGIC):
+            raise ModelError(f"corrupt or truncated zip archive ({exc})") from None
+        raise ModelError("not a zip archive (a TorchScript model is one)") from None
+    try:
+        return _read(archive)
+    finally:
+        archive.close()
+
+
+def _member(archive: ZipArchive, name: str, limit: int) -> bytes:
+    try:
+        return archive.read(archive.info(name), limit)
+    except InputError as exc:  # MemberError too: the reason, without the "model: " label
+        raise ModelError(str(exc).removeprefix("model: ")) from None
+
+
+def _read(archive: ZipArchive) -> TorchModel:
+    names = [info.filename for info in archive.infos()]
+    root = _root(names)
+    if root is None:
+        raise ModelError(
+            "a zip, but not a TorchScript archive (no top folder with data.pkl or bytecode.pkl "
+            "and a version record)"
+        )
+    present = set(names)
+    version_name = f"{root}/.data/version" if f"{root}/.data/version" in present else f"{root}/version"
+    file_format = _version_number(_member(archive, version_name, _MAX_VERSION_BYTES), version_name)
+    extra = tuple(
+        sorted(
+            name[len(root) + 7 :]
+            for name in names
+            if name.startswith(f"{root}/extra/") and not name.endswith("/")
+        )
+    )
+    bytecode_name = f"{root}/bytecode.pkl"
+    if bytecode_name in present:
+        version, operators = parse_bytecode(_member(archive, bytecode_name, MAX_PICKLE_BYTES))
+        return TorchModel(
+            ModelKind.LITE, root, file_format, version, operators, OperatorSource.BYTECODE, extra
+        )
+    sources: list[str] = []
+    total = 0
+    for name in names:
+        if name.startswith(f"{root}/code/") and name.endswith(".py"):
+            text = _member(archive, name, MAX_CODE_BYTES - total)
+            total += len(text)
+            sources.append(text.decode("utf-8", errors="replace"))
+    return TorchModel(
+        ModelKind.TORCHSCRIPT, root, file_format, None, code_operators(sources), OperatorSource.CODE, extra
+    )
+
+
+def _version_number(data: bytes, name: str) -> int:
+    text = data.decode("ascii", errors="replace").strip()
+    if not text.isdigit() or not text.isascii():
+        raise ModelError(f"{name}: not a version number ({text[:20]!r})")
+    return int(text)
+
+
+def parse_bytecode(data: bytes) -> tuple[int, tuple[Operator, ...]]:
+    """``(bytecode_version, operators)`` of a ``bytecode.pkl`` (REFERENCE.md §8.2)."""
+    try:
+        value = load_restricted(data)
+    except ModelError as exc:
+        raise ModelError(f"bytecode.pkl {exc}") from None
+    if not isinstance(value, tuple) or not value or type(value[0]) is not int:
+        raise ModelError("bytecode.pkl: not a tuple starting with the bytecode version")
+    version = value[0]
+    operators: set[Operator] = set()
+    for method in value[1:]:
+        operators.update(_method_operators(method))
+    return version, tuple(sorted(operators))
+
+
+def _method_operators(method: object) -> Iterable[Operator]:
+    # (qualified_name, (("instructions", ...), ("operators", ((name, overload[, num_args]), ...)), ...)[, schema])
+    if not isinstance(method, tuple) or len(method) < 2 or not isinstance(method[1], tuple):
+        raise ModelError("bytecode.pkl: a method is not a (name, table, ...) tuple")
+    for entry in method[1]:
+        if not (isinstance(entry, tuple) and len(entry) == 2 and entry[0] == "operators"):
+            continue
+        if not isinstance(entry[1], tuple):
+            raise ModelError("bytecode.pkl: an operators table is not a tuple")
+        for op in entry[1]:
+            if not (
+                isinstance(op, tuple) and len(op) >= 2 and isinstance(op[0], str) and isinstance(op[1], str)
+            ):
+                raise ModelError("bytecode.pkl: an operator is not a (name, overload, ...) tuple")
+            yield Operator(op[0], op[1])
+
+
+_CALL = re.compile(r"(?<![\w.])(?:torch\.(?:ops\.(\w+)\.)?|ops\.(\w+)\.)(\w+)\s*\(")
+
+
+def code_operators(sources: Iterable[str]) -> tuple[Operator, ...]:
+    """Operators the ``code/`` sources call: ``torch.<op>(`` is ``aten::<op>``,
+    ``ops.<ns>.<op>(`` (also ``torch.ops.<ns>.<op>(``) is ``<ns>::<op>``. Overloads are left
+    open: the JIT picks one from the argument types when it compiles the model."""
+    found: set[Operator] = set()
+    for source in sources:
+        found.update(_calls(source))
+    return tuple(sorted(found))
+
+
+def _calls(source: str) -> Iterable[Operator]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # Not Python the JIT printed (or nested past the parser's limit): fall back to a scan.
+        for match in _CALL.finditer(source):
+            namespace = match.group(1) or match.group(2) or "aten"
+            yield Operator(f"{namespace}::{match.group(3)}")
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            chain = _dotted(node.func)
+            if chain is None:
+                continue
+            if len(chain) == 2 and chain[0] == "torch":
+                yield Operator(f"aten::{chain[1]}")
+            elif len(chain) == 3 and chain[0] == "ops":
+                yield Operator(f"{chain[1]}::{chain[2]}")
+            elif len(chain) == 4 and chain[:2] == ["torch", "ops"]:
+                yield Operator(f"{chain[2]}::{chain[3]}")
+
+
+def _dotted(node: ast.expr) -> list[str] | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+        if len(parts) > 4:
+            return None
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return parts[::-1]

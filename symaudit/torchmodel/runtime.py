@@ -1,0 +1,107 @@
+"""Which operators a packaged libtorch runtime registers, read from its read-only data.
+
+libtorch registers every operator with its schema string, a C string literal in ``.rodata``:
+the generated aten registrations leave the namespace to ``TORCH_LIBRARY(aten, m)``
+(``add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor``), the JIT's own and
+other namespaces spell it (``aten::add.int(int a, int b) -> int``, ``quantized::add(...)``,
+``prim::...``). Seen on libtorch_cpu.so of the torch 2.13.0 wheel (scripts/check_real_libtorch.py);
+REFERENCE.md §8.5 saw the same form in 1.13.1 and 2.1.0. A selective (lite) build keeps only the
+literals of the operators it was built with, so the set read here is what the runtime can run.
+
+Finding the literals: every schema has ``) ->`` (once seen without the space after it) between arguments and returns, so the scan
+looks for that (a fast byte search over the non-writable PT_LOAD segments), walks back to the
+start of the C string and parses ``[ns::]name[.overload](``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from symaudit.elf.model import PF_W, PT_LOAD, ElfLibrary
+from symaudit.torchmodel.model import Operator
+
+RUNTIME_NAMES = frozenset(
+    {
+        "libpytorch_jni.so",
+        "libpytorch_jni_lite.so",
+        "libtorch.so",
+        "libtorch_cpu.so",
+        "libtorch_global_deps.so",
+    }
+)
+"""Libraries known to carry the operator registry (REFERENCE.md §7.3)."""
+_DISPATCHER_EXPORT = "_ZN3c1010Dispatcher"
+"""Mangled prefix of ``c10::Dispatcher`` members: a library exporting one holds a registry."""
+_ARROW = re.compile(rb"\)[ \t]*->")
+_HEAD = re.compile(rb"(?:([A-Za-z_][A-Za-z0-9_]*)::)?([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_]+))?\(")
+_MAX_SCHEMA = 4096
+"""Longest schema string looked for; the longest in libtorch 2.13 is about 1 KB."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeOperators:
+    qualified: frozenset[str]
+    """``aten::add.Tensor``, ``aten::linear`` (default overload: no dot)."""
+    names: frozenset[str]
+    """``aten::add``: every name with at least one overload."""
+
+    def __len__(self) -> int:
+        return len(self.qualified)
+
+    def has(self, operator: Operator) -> bool:
+        if operator.overload is None:
+            return operator.name in self.names
+        return operator.qualified in self.qualified
+
+    @classmethod
+    def of(cls, operators: Iterable[Operator]) -> RuntimeOperators:
+        ops = list(operators)
+        return cls(frozenset(op.qualified for op in ops), frozenset(op.name for op in ops))
+
+    def union(self, other: RuntimeOperators) -> RuntimeOperators:
+        return RuntimeOperators(self.qualified | other.qualified, self.names | other.names)
+
+
+def may_be_runtime(name: str, library: ElfLibrary) -> bool:
+    """Worth scanning: a known runtime file name, or an export of the c10 dispatcher."""
+    if name in RUNTIME_NAMES:
+        return True
+    return any(export.startswith(_DISPATCHER_EXPORT) for export in library.exports.names)
+
+
+def registered_operators(data: bytes, library: ElfLibrary) -> RuntimeOperators:
+    """Every operator whose schema literal lies in a non-writable loaded segment of ``data``."""
+    found: set[Operator] = set()
+    view = memoryview(data)
+    for segment in library.segments:
+        if segment.type != PT_LOAD or segment.flags & PF_W:
+            continue
+        start = max(0, min(segment.offset, len(data)))
+        end = max(start, min(segment.offset + segment.filesz, len(data)))
+        found.update(_schemas(bytes(view[start:end])))
+    return RuntimeOperators.of(found)
+
+
+def schema_operators(area: bytes) -> RuntimeOperators:
+    """The operators of the schema literals anywhere in ``area`` (used on whole files in tests)."""
+    return RuntimeOperators.of(_schemas(area))
+
+
+def _schemas(area: bytes) -> Iterable[Operator]:
+    seen_starts: set[int] = set()
+    for match in _ARROW.finditer(area):
+        arrow = match.start()
+        start = area.rfind(b"\0", max(0, arrow - _MAX_SCHEMA), arrow) + 1
+        if start == 0 and arrow >= _MAX_SCHEMA:
+            continue  # no string start within reach: not a schema literal
+        if start in seen_starts:
+            continue
+        seen_starts.add(start)
+        head = _HEAD.match(area, start, arrow + 1)
+        if head is None:
+            continue
+        namespace = head.group(1) or b"aten"
+        overload = head.group(3) or b""
+        yield Operator(f"{namespace.decode()}::{head.group(2).decode()}", overload.decode())

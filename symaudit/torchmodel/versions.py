@@ -1,0 +1,64 @@
+"""What a libtorch release can load, from ``symaudit/data/torch_runtime_versions.json``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeLimits:
+    version: str
+    """The runtime release the limits are for (``2.1.0``)."""
+    max_bytecode_version: int | None
+    max_file_format_version: int | None
+    source: str
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """``(major, minor, patch)`` of ``2.1.0``, ``1.13.1-SNAPSHOT``, ``org.pytorch:pytorch_android:2.1.0``."""
+    match = _VERSION.search(text.rsplit(":", 1)[-1])
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+@functools.lru_cache(maxsize=1)
+def _table() -> dict[str, Any]:
+    text = (
+        resources.files("symaudit.data").joinpath("torch_runtime_versions.json").read_text(encoding="utf-8")
+    )
+    table: dict[str, Any] = json.loads(text)
+    return table
+
+
+def limits_for(version: str) -> RuntimeLimits | None:
+    """The limits of the last table row at or below ``version``; None below the first row."""
+    wanted = parse_version(version)
+    if wanted is None:
+        return None
+    chosen: dict[str, Any] | None = None
+    for row in _table()["versions"]:
+        since = parse_version(row["since"])
+        if since is not None and since <= wanted:
+            chosen = row
+    if chosen is None:
+        return None
+    return RuntimeLimits(
+        version=version,
+        max_bytecode_version=chosen["max_bytecode_version"],
+        max_file_format_version=chosen["max_file_format_version"],
+        source=chosen["source"],
+    )
+
+
+def operator_since(name: str) -> str | None:
+    """The first libtorch release that registers operator ``name``, when the table knows it."""
+    entry = _table()["operators"].get(name)
+    return None if entry is None else str(entry["since"])

@@ -1,0 +1,59 @@
+"""Malicious pickles: rejected before anything they name is imported or called."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from symaudit.torchmodel.model import ModelError
+from symaudit.torchmodel.reader import read_model
+from symaudit.torchmodel.unpickle import PickleBroken, PickleRejected, load_restricted
+from tests.model.helpers import MODELS, replaced, run
+
+
+def _global_call(module: str, name: str, argument: str) -> bytes:
+    # PROTO 2, GLOBAL module name, (argument,), REDUCE, STOP: what pickle.dumps of a __reduce__ makes.
+    arg = pickle.dumps(argument, protocol=2)[2:-1]
+    return b"\x80\x02c" + f"{module}\n{name}\n".encode() + arg + b"\x85R."
+
+
+@pytest.mark.parametrize(
+    ("module", "name"), [("os", "system"), ("builtins", "eval"), ("posix", "system"), ("subprocess", "call")]
+)
+def test_pickle_naming_a_dangerous_global_is_rejected_and_never_called(
+    tmp_path: Path, module: str, name: str
+) -> None:
+    marker = tmp_path / "pwned"
+    argument = f"open({str(marker)!r}, 'w')" if name == "eval" else f"touch {marker}"
+    with pytest.raises(PickleRejected, match=f"{module}.{name}"):
+        load_restricted(_global_call(module, name, argument))
+    assert not marker.exists()
+
+
+def test_stack_global_and_reduce_of_an_allowed_name_only_reach_stand_ins() -> None:
+    payload = pickle.dumps(
+        __import__("collections").OrderedDict([("a", 1)]), protocol=4
+    )  # STACK_GLOBAL collections OrderedDict + REDUCE
+    assert load_restricted(payload) == {"a": 1}
+
+
+def test_reduce_without_a_global_is_a_broken_pickle() -> None:
+    with pytest.raises(PickleBroken):
+        load_restricted(b"\x80\x02X\x01\x00\x00\x00a)R.")  # REDUCE on a str
+
+
+def test_malicious_bytecode_makes_the_model_unreadable_with_the_reason(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    evil = replaced(
+        (MODELS / "plain.ptl").read_bytes(), "/bytecode.pkl", _global_call("os", "system", f"touch {marker}")
+    )
+    with pytest.raises(ModelError, match="refuses to import os.system"):
+        read_model(evil)
+    path = tmp_path / "evil.ptl"
+    path.write_bytes(evil)
+    result = run("model", str(path))
+    assert result.returncode == 1, result.stderr
+    assert "model-unreadable" in result.stdout and "os.system" in result.stdout
+    assert not marker.exists()
