@@ -9,9 +9,9 @@ from :data:`RULES`.
 from __future__ import annotations
 
 from symaudit.findings import Rule
-from symaudit.rules import core
+from symaudit.rules import core, models, platform, references
 
-RULES: tuple[Rule, ...] = (*core.RULES,)
+RULES: tuple[Rule, ...] = (*core.RULES, *platform.RULES, *models.RULES, *references.RULES)
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
 
 if len(RULES_BY_ID) != len(RULES):  # pragma: no cover - a programming error caught at import

@@ -1,0 +1,285 @@
+"""``symaudit comment``: one sticky pull-request comment carrying the Markdown report.
+
+The comment is found again by a hidden marker (paging through the pull request's comments) and
+edited in place, so a pull request shows one up-to-date verdict instead of a comment per push.
+
+The token comes from ``GITHUB_TOKEN`` only and lives in the session's headers: no message,
+exception or log line built here contains it, and every message that quotes a server response is
+scrubbed before it leaves this module. All requests go through :meth:`GitHubClient.request`,
+which always passes a timeout and retries what GitHub says to retry (5xx, secondary rate limits).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from symaudit import __version__
+from symaudit.errors import InputError, NetworkError
+
+log = logging.getLogger(__name__)
+
+MARKER = "<!-- symaudit-report -->"
+MAX_BODY = 65536
+"""GitHub rejects comment bodies longer than this many characters."""
+DEFAULT_API_URL = "https://api.github.com"
+TIMEOUT = (10.0, 30.0)
+"""(connect, read) seconds for every request."""
+ATTEMPTS = 4
+MAX_WAIT_ENV = "SYMAUDIT_GITHUB_MAX_WAIT"
+DEFAULT_MAX_WAIT = 60.0
+"""Longest single wait for a rate limit or between retries; ``$SYMAUDIT_GITHUB_MAX_WAIT`` overrides."""
+MAX_PAGES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    api_url: str
+    repo: str
+    pr: int
+
+    @property
+    def comments_url(self) -> str:
+        return f"{self.api_url}/repos/{self.repo}/issues/{self.pr}/comments"
+
+    def comment_url(self, comment_id: int) -> str:
+        return f"{self.api_url}/repos/{self.repo}/issues/comments/{comment_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    action: str
+    """``created`` or ``updated``."""
+    comment_id: int
+    html_url: str | None
+
+
+def _pr_from_event(path: str) -> int | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            event = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the GitHub event (GITHUB_EVENT_PATH): {exc}") from None
+    if not isinstance(event, dict):
+        return None
+    for key in ("pull_request", "issue"):
+        item = event.get(key)
+        if isinstance(item, dict) and isinstance(item.get("number"), int):
+            if key == "issue" and "pull_request" not in item:
+                return None  # a comment on a plain issue: there is no pull request to comment on
+            return int(item["number"])
+    number = event.get("number")
+    return number if isinstance(number, int) else None
+
+
+def resolve_target(
+    repo: str | None, pr: int | None, api_url: str | None, environ: Mapping[str, str]
+) -> Target:
+    """Options first, then the variables GitHub Actions sets."""
+    repo = repo or environ.get("GITHUB_REPOSITORY")
+    if not repo:
+        raise InputError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    owner, _, name = repo.partition("/")
+    if not owner or not name or "/" in name:
+        raise InputError(f"--repo {repo}: expected OWNER/NAME")
+    if pr is None and environ.get("GITHUB_EVENT_PATH"):
+        pr = _pr_from_event(environ["GITHUB_EVENT_PATH"])
+    if pr is None:
+        raise InputError(
+            "no pull request number: pass --pr N, or run on a pull_request event (GITHUB_EVENT_PATH)"
+        )
+    url = (api_url or environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise InputError(f"--api-url {url}: expected an http(s) URL")
+    return Target(url, repo, pr)
+
+
+def comment_body(markdown: str) -> str:
+    """The marker, then the report; cut at a line boundary with a note when GitHub would refuse it."""
+    body = f"{MARKER}\n{markdown}"
+    if len(body) <= MAX_BODY:
+        return body
+    note = "\n\n… (truncated: the full report is in the JSON or SARIF output of this run)\n"
+    cut = body.rfind("\n", 0, MAX_BODY - len(note) - 20)
+    head = body[:cut]
+    if head.count("<details>") > head.count("</details>"):
+        head += "\n\n</details>"
+    return head + note
+
+
+def scrub(text: str, token: str | None) -> str:
+    return text.replace(token, "***") if token else text
+
+
+def max_wait(environ: Mapping[str, str]) -> float:
+    value = environ.get(MAX_WAIT_ENV)
+    if value is None:
+        return DEFAULT_MAX_WAIT
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        raise InputError(f"{MAX_WAIT_ENV}={value}: expected a number of seconds") from None
+
+
+class GitHubClient:
+    """The REST calls ``symaudit comment`` makes, with timeouts, retries and error mapping."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        attempts: int = ATTEMPTS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self._token = token
+        self._session = session or requests.Session()
+        self._session.headers.update(
+            {
+                "Accept": "application/vnd.github+json",
+                "Authorization": f"Bearer {token}",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": f"symaudit/{__version__}",
+            }
+        )
+        self._sleep = sleep
+        self._max_wait = max_wait
+        self._attempts = attempts
+        self._clock = clock
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _error(self, text: str) -> NetworkError:
+        return NetworkError(scrub(text, self._token))
+
+    def _send(self, method: str, url: str, body: Mapping[str, Any] | None) -> requests.Response:
+        try:
+            return self._session.request(method, url, json=body, timeout=TIMEOUT, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise self._error(f"{method} {url}: {exc.__class__.__name__}: {exc}") from None
+
+    def _rate_limit_wait(self, response: requests.Response) -> float | None:
+        """Seconds GitHub asks us to wait, or None when the response is not a rate limit."""
+        headers = response.headers
+        retry_after = headers.get("retry-after")
+        if retry_after is not None:
+            try:
+                return max(0.0, float(retry_after))
+            except ValueError:
+                return self._max_wait
+        if headers.get("x-ratelimit-remaining") == "0":
+            try:
+                return max(1.0, float(headers.get("x-ratelimit-reset", "")) - self._clock())
+            except ValueError:
+                return self._max_wait
+        if response.status_code == 429 or "rate limit" in _api_message(response).lower():
+            return 60.0  # a secondary rate limit without headers: GitHub says wait a minute
+        return None
+
+    def request(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> requests.Response:
+        if not url.startswith(self.api_url + "/"):
+            # Never send the token to a host other than the API we were pointed at (a Link header
+            # or a redirect could name one).
+            raise self._error(f"{method} {url}: refusing to send the token outside {self.api_url}")
+        for attempt in range(1, self._attempts + 1):
+            response = self._send(method, url, body)
+            status = response.status_code
+            if status < 300:
+                return response
+            wait: float | None = None
+            if status in (403, 429):
+                wait = self._rate_limit_wait(response)
+            elif status >= 500:
+                wait = float(2 ** (attempt - 1))
+            if wait is None or attempt == self._attempts:
+                raise self._error(_describe(method, url, response, attempt if wait is not None else 0))
+            wait = min(wait, self._max_wait)
+            log.debug("%s %s: HTTP %d, retrying in %.0f s (attempt %d)", method, url, status, wait, attempt)
+            self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def comments(self, target: Target) -> Iterator[dict[str, Any]]:
+        url: str | None = f"{target.comments_url}?per_page=100"
+        pages = 0
+        while url is not None and pages < MAX_PAGES:
+            response = self.request("GET", url)
+            pages += 1
+            items = _json(response, "GET", url)
+            if not isinstance(items, list):
+                raise self._error(f"GET {url}: expected a list of comments")
+            yield from (item for item in items if isinstance(item, dict))
+            url = response.links.get("next", {}).get("url")
+
+    def find_comment(self, target: Target) -> dict[str, Any] | None:
+        """The first comment carrying the marker (the oldest: the one the pull request shows first)."""
+        for comment in self.comments(target):
+            body = comment.get("body")
+            if isinstance(body, str) and MARKER in body and isinstance(comment.get("id"), int):
+                return comment
+        return None
+
+    def upsert(self, target: Target, body: str) -> Outcome:
+        existing = self.find_comment(target)
+        if existing is not None:
+            comment_id = int(existing["id"])
+            url = target.comment_url(comment_id)
+            data = _json(self.request("PATCH", url, {"body": body}), "PATCH", url)
+            action = "updated"
+        else:
+            url = target.comments_url
+            data = _json(self.request("POST", url, {"body": body}), "POST", url)
+            action = "created"
+            comment_id = int(data["id"]) if isinstance(data, dict) and isinstance(data.get("id"), int) else 0
+        html_url = data.get("html_url") if isinstance(data, dict) else None
+        return Outcome(action, comment_id, html_url if isinstance(html_url, str) else None)
+
+
+def _json(response: requests.Response, method: str, url: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise NetworkError(f"{method} {url}: HTTP {response.status_code}: the response is not JSON") from None
+
+
+def _api_message(response: requests.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
+    message = data.get("message") if isinstance(data, dict) else None
+    return " ".join(message.split())[:200] if isinstance(message, str) else ""
+
+
+def _describe(method: str, url: str, response: requests.Response, attempts: int) -> str:
+    """``attempts`` > 0: the response was retryable and the retries ran out."""
+    status = response.status_code
+    said = _api_message(response)
+    said = f' (GitHub says: "{said}")' if said else ""
+    prefix = f"{method} {url}: HTTP {status}"
+    if attempts:
+        return f"{prefix}: still failing after {attempts} attempts{said}; try again later"
+    if status == 401:
+        return f"{prefix}: the token in GITHUB_TOKEN was rejected (expired, revoked or empty){said}"
+    if status == 403:
+        return (
+            f"{prefix}: the token may not write pull-request comments; give the workflow "
+            f"`permissions: pull-requests: write`{said}"
+        )
+    if status == 404:
+        return (
+            f"{prefix}: repository or pull request not found, or the token cannot see it "
+            f"(check --repo, --pr and the token's repository access){said}"
+        )
+    return f"{prefix}{said}"

@@ -1,0 +1,164 @@
+"""Markdown and GitHub workflow-command output, and several --format/--output pairs in one run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from symaudit.audit import InputRecord, LibraryRecord, Report
+from symaudit.cli import _format_pairs
+from symaudit.findings import Finding, Severity
+from symaudit.report import github, markdown
+from symaudit.report.from_json import load_report
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ROOT / "fixtures" / "packages"
+WENET = str(PACKAGES / "wenet-new-runtime.apk")
+
+
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    full["PYTHONPATH"] = str(ROOT)
+    full.pop("SYMAUDIT_DEBUG", None)
+    full.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "symaudit.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+def libs(abis: tuple[str, ...]) -> tuple[LibraryRecord, ...]:
+    return tuple(LibraryRecord(abi, "libwenet.so", f"lib/{abi}/libwenet.so", None, 1) for abi in abis)
+
+
+def test_markdown_of_a_clean_report_is_green_and_says_there_is_nothing() -> None:
+    report = Report(InputRecord("app.apk", "apk", None), libs(("arm64-v8a", "x86_64")), ())
+    text = markdown.render(report)
+    first = text.splitlines()[0]
+    assert first.startswith("### :white_check_mark:") and "OK:" in first
+    assert "No findings" in text and "<details>" not in text
+
+
+def test_markdown_puts_the_verdict_first_then_one_table_for_identical_abis(tmp_path: Path) -> None:
+    report_path = tmp_path / "r.json"
+    assert run("apk", WENET, "--format", "json", "--output", str(report_path)).returncode == 1
+    text = markdown.render(load_report(report_path))
+    lines = text.splitlines()
+    assert lines[0].startswith("### :x:") and "FAIL: 4 error(s)" in lines[0]
+    assert "**arm64-v8a, armeabi-v7a, x86, x86_64**" in lines  # four ABIs, one shared table
+    row = next(line for line in lines if "`unresolved-symbol`" in line and line.startswith("|"))
+    assert "torch::jit::load(std::string const&, c10::optional<c10::Device>)" in row
+    assert "<details>" in text and "</details>" in text
+    assert "`libwenet.so` → `libpytorch_jni.so`" in text  # the searched libraries, in lookup order
+
+
+def test_markdown_escapes_table_cells_and_notes_the_baseline() -> None:
+    finding = Finding(
+        "missing-library", Severity.ERROR, "x86", "liba.so", "not | found", "fix\nit", needed="lib|b.so"
+    )
+    report = Report(
+        InputRecord("app.apk", "apk", None),
+        libs(("x86",)),
+        (finding,),
+        extra=(("baseline", {"path": "b.json", "known": 3}),),
+    )
+    text = markdown.render(report)
+    assert "`lib\\|b.so`" in text and "not \\| found" in text and "fix it" in text
+    assert "3 finding(s) already recorded in the baseline `b.json`" in text
+
+
+def test_github_annotations_escape_data_and_properties() -> None:
+    finding = Finding(
+        "unresolved-symbol", Severity.ERROR, "arm64-v8a", "libwenet.so", "100% broken\nreally", "rebuild, please",
+        symbol="_ZN5torch3jit4loadEv", searched=("libwenet.so", "libc.so"),
+    )  # fmt: skip
+    note = Finding("ndk-not-found", Severity.INFO, None, None, "no NDK", "")
+    out = github.render(Report(InputRecord("app.apk", "apk", None), libs(("arm64-v8a",)), (finding, note)))
+    lines = out.splitlines()
+    assert lines[0] == (
+        "::error title=symaudit unresolved-symbol%3A libwenet.so (arm64-v8a)::100%25 broken%0Areally"
+        "%0Asymbol: torch::jit::load()%0Asearched: libwenet.so -> libc.so%0Afix: rebuild, please"
+    )
+    assert lines[1] == "::notice title=symaudit ndk-not-found::no NDK"
+    assert lines[-1].startswith("FAIL:")
+
+
+def test_github_format_appends_the_markdown_to_the_step_summary(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    result = run("apk", WENET, "--format", "github", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.returncode == 1
+    assert result.stdout.startswith("::error title=symaudit unresolved-symbol")
+    text = summary.read_text()
+    assert text.startswith("earlier step\n### :x: symaudit")
+
+
+def test_several_formats_in_one_run(tmp_path: Path) -> None:
+    result = run(
+        "apk", WENET, "--format", "json", "--output", "r.json", "--format", "sarif", "-o", "r.sarif",
+        "--format", "text", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stdout.rstrip().splitlines()[-1].startswith("FAIL:")  # text on standard output
+    assert json.loads((tmp_path / "r.json").read_text())["schema"] == "symaudit.report/1"
+    assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
+    assert "(report: r.json, r.sarif)" in result.stderr
+
+
+def test_two_formats_on_standard_output_is_a_usage_error(tmp_path: Path) -> None:
+    result = run("apk", WENET, "--format", "json", "--format", "sarif", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "only one --format can go to standard output" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("order", "formats", "outputs", "expected"),
+    [
+        ([], [], [], [("text", None)]),
+        (["output"], [], ["r.txt"], [("text", "r.txt")]),
+        (["output", "format"], ["json"], ["r.json"], [("json", "r.json")]),
+        (
+            ["format", "format", "output"],
+            ["json", "sarif"],
+            ["r.sarif"],
+            [("json", None), ("sarif", "r.sarif")],
+        ),
+        (
+            ["format", "output", "format", "output", "format"],
+            ["json", "sarif", "text"],
+            ["r.json", "r.sarif"],
+            [("json", "r.json"), ("sarif", "r.sarif"), ("text", None)],
+        ),
+    ],
+)
+def test_each_output_pairs_with_the_format_before_it(
+    order: list[str], formats: list[str], outputs: list[str], expected: list[tuple[str, str | None]]
+) -> None:
+    assert _format_pairs(formats, outputs, order) == expected
+
+
+@pytest.mark.parametrize(
+    ("order", "formats", "outputs", "message"),
+    [
+        (["format", "output", "output"], ["json"], ["a", "b"], "already has one"),
+        (["format", "output", "format", "output"], ["json", "sarif"], ["a", "a"], "more than one --format"),
+    ],
+)
+def test_ambiguous_pairs_are_refused(
+    order: list[str], formats: list[str], outputs: list[str], message: str
+) -> None:
+    with pytest.raises(click.UsageError, match=message):
+        _format_pairs(formats, outputs, order)
