@@ -320,3 +320,9 @@ def test_every_platform_rule_is_documented() -> None:
         assert rule.id in result.stdout
         for heading in ("## What it finds", "## Why it matters", "## Example", "## Fix"):
             assert heading in rule.doc, (rule.id, heading)
+
+
+def test_platform_symbols_available_at_min_sdk_are_quiet_with_an_ndk() -> None:
+    # libgood.so imports malloc@LIBC and __android_log_print: both in the API 21 stubs.
+    code, report = audit("libs", str(PLATFORM / "good"), "--min-sdk", "21", "--ndk", str(FAKE_NDK))
+    assert code == 0 and rows(report, infos=True) == set()
