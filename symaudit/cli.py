@@ -606,6 +606,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                         standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
+    except click.UsageError as exc:  # one line, like every other exit 2, not click's three
+        message = " ".join(exc.format_message().split())
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"symaudit: error: {message}{hint}", err=True)
+        code = exc.exit_code
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code

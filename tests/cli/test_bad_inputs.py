@@ -58,9 +58,21 @@ class Result:
     stderr: str
 
 
+# No network, no reference lookups, no NDK from this machine: the same findings everywhere.
+# SYMAUDIT_DEBUG would turn the one-line errors under test into tracebacks.
+QUIET_ENV = {"SYMAUDIT_OFFLINE": "1", "SYMAUDIT_REFERENCES": "0"}
+UNSET_ENV = ("SYMAUDIT_DEBUG", "SYMAUDIT_MAVEN_REPOS", "ANDROID_NDK_HOME", "ANDROID_NDK_ROOT", "ANDROID_HOME")
+
+
+def _environment() -> dict[str, str]:
+    env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(ROOT)}
+    for name in UNSET_ENV:
+        env.pop(name, None)
+    return env
+
+
 def run(*args: str | Path) -> Result:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("SYMAUDIT_DEBUG", None)
+    env = _environment()
     done = subprocess.run(
         [sys.executable, "-m", "symaudit.cli", *map(str, args)],
         capture_output=True,
@@ -92,6 +104,15 @@ def run_unprivileged(*args: str | Path) -> Result:
     argv = [str(arg) for arg in args]
     if os.geteuid() != 0:
         return run(*argv)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in _environment().items():
+            patch.setenv(name, value)
+        for name in UNSET_ENV:
+            patch.delenv(name, raising=False)
+        return _forked_as_nobody(argv)
+
+
+def _forked_as_nobody(argv: list[str]) -> Result:
     _main_in_process(argv)  # imports the lazily imported modules while they are readable
     files = [tempfile.TemporaryFile() for _ in ("stdout", "stderr", "status")]
     child = os.fork()
@@ -465,6 +486,13 @@ def test_output_into_a_missing_folder(tmp_path: Path) -> None:
     )
     assert "no such file or directory" in line.lower()
     assert not target.parent.exists()
+
+
+def test_output_that_is_a_folder_and_other_usage_errors_are_one_line(tmp_path: Path) -> None:
+    apk = _fixture("packages/clean.apk")
+    assert_input_error(run("apk", apk, "--output", tmp_path), tmp_path, "is a directory")
+    assert_input_error(run("apk", apk, "--format", "yaml"), "--format", "'yaml' is not one of")
+    assert_input_error(run("apk"), "apk --help", "Missing argument 'PATH'")
 
 
 @pytest.mark.parametrize("abi", ["arm64", "riscv64"], ids=["not-an-abi-name", "abi-not-in-package"])

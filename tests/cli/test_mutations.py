@@ -68,10 +68,21 @@ LOOSE_LIBRARIES = {
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _user_environment() -> Iterator[None]:
-    """As users run it: SYMAUDIT_DEBUG would turn the one-line errors into tracebacks."""
+def _user_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """As users run it (SYMAUDIT_DEBUG would turn the one-line errors into tracebacks), without
+    network, reference lookups, this machine's NDK, or a config file found above the cwd."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("SYMAUDIT_DEBUG", raising=False)
+        for name in (
+            "SYMAUDIT_DEBUG",
+            "SYMAUDIT_MAVEN_REPOS",
+            "ANDROID_NDK_HOME",
+            "ANDROID_NDK_ROOT",
+            "ANDROID_HOME",
+        ):
+            patch.delenv(name, raising=False)
+        patch.setenv("SYMAUDIT_OFFLINE", "1")
+        patch.setenv("SYMAUDIT_REFERENCES", "0")
+        patch.chdir(tmp_path_factory.mktemp("cwd"))
         yield
 
 
