@@ -167,6 +167,12 @@ class MavenClient:
         self.cache.store_versions(module, sorted(remote, key=version_key), self._clock(), list(self.repos))
         return sorted(found | remote, key=version_key)
 
+    def held_versions(self, module: Coordinate) -> set[str]:
+        """Versions whose artifact (or its manifest) is on this machine already: no download."""
+        return local.local_versions(self.gradle_home, self.maven_local, module) | self.cache.local_versions(
+            module
+        )
+
     def known_versions(self, module: Coordinate) -> set[str]:
         """Versions the local caches hold (and the last version list fetched): no request."""
         found = local.local_versions(self.gradle_home, self.maven_local, module) | self.cache.local_versions(

@@ -34,12 +34,17 @@ def maven_client(
     )
 
 
+NEWEST_DOWNLOADED = 6
+"""Versions per module an audit downloads beyond what the machine already holds (see
+:meth:`ReferenceStore.load`)."""
+
+
 def reference_audit(names: Iterable[str], client: MavenClient | None) -> ReferenceAudit:
     """The references a package with these library file names needs, loaded (no client: none)."""
     modules = modules_for(names)
     if client is None or not modules:
         return ReferenceAudit(modules=modules)
-    loaded = ReferenceStore(client).load(modules)
+    loaded = ReferenceStore(client).load(modules, newest=NEWEST_DOWNLOADED)
     log.debug(
         "references: %d manifests, %d problems, %d requests",
         len(loaded.manifests),

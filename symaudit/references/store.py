@@ -45,8 +45,15 @@ class ReferenceStore:
     def versions(self, module: Coordinate) -> list[str]:
         return self.client.versions(module)
 
-    def load(self, modules: tuple[Coordinate, ...]) -> Loaded:
-        """Every version of every module that can be had; what cannot is a problem, not an error."""
+    def load(self, modules: tuple[Coordinate, ...], newest: int | None = None) -> Loaded:
+        """Every version of every module that can be had; what cannot is a problem, not an error.
+
+        With ``newest``, versions not already on this machine (Gradle cache, ~/.m2, symaudit's
+        cache) are downloaded only for the ``newest`` most recent ones: an audit should not pull
+        a whole release history (hundreds of MB for pytorch_android) on its first run. The
+        version the app ships is almost always in the Gradle cache that built it.
+        ``symaudit refs fetch`` downloads every version; later audits then use them all.
+        """
         manifests: list[ReferenceManifest] = []
         problems: list[str] = []
         for module in modules:
@@ -56,6 +63,16 @@ class ReferenceStore:
                 problems.append(str(exc))
                 self._give_up(exc)
                 versions = sorted(self.client.known_versions(module), key=version_key)
+            if newest is not None and not self.client.offline:
+                held = self.client.held_versions(module)
+                remote = [v for v in sorted(versions, key=version_key) if v not in held]
+                skipped = remote[:-newest] if len(remote) > newest else []
+                if skipped:
+                    versions = [v for v in versions if v not in set(skipped)]
+                    problems.append(
+                        f"{module}: {len(skipped)} older version(s) not downloaded ({', '.join(skipped)}); "
+                        f"`symaudit refs fetch {module}` fetches every version for later runs"
+                    )
             if not versions:
                 if self.client.offline:
                     problems.append(
