@@ -8,6 +8,7 @@ findings; the models are dropped before the next ABI. Nothing here prints.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -132,13 +133,38 @@ def _parse(package: Package, entry: LibraryEntry) -> _Parsed:
         data = package.read(entry)
     except MemberError as exc:
         return _Parsed(entry, entry.abi or UNKNOWN_ABI, None, None, _member_reason(exc, entry))
-    digest = hashlib.sha256(data).hexdigest()
+    hashing = _Digest(data)
     try:
         library = read_elf(data, entry.name)
     except CorruptElfError as exc:
-        return _Parsed(entry, entry.abi or UNKNOWN_ABI, digest, None, str(exc))
+        return _Parsed(entry, entry.abi or UNKNOWN_ABI, hashing.value(), None, str(exc))
     abi = entry.abi or abi_for_machine(library.machine, library.bits) or UNKNOWN_ABI
-    return _Parsed(entry, abi, digest, library, None)
+    return _Parsed(entry, abi, hashing.value(), library, None)
+
+
+class _Digest:
+    """sha256 of a library's bytes; a big one is hashed on a thread while the main thread parses
+    it (hashlib releases the GIL on large buffers, so a second core does the hashing)."""
+
+    THREAD_ABOVE = 1 << 20
+
+    def __init__(self, data: bytes) -> None:
+        self._value: str | None = None
+        self._thread: threading.Thread | None = None
+        if len(data) < self.THREAD_ABOVE:
+            self._value = hashlib.sha256(data).hexdigest()
+        else:
+            self._thread = threading.Thread(target=self._run, args=(data,), daemon=True)
+            self._thread.start()
+
+    def _run(self, data: bytes) -> None:
+        self._value = hashlib.sha256(data).hexdigest()
+
+    def value(self) -> str:
+        if self._thread is not None:
+            self._thread.join()
+        assert self._value is not None
+        return self._value
 
 
 def _member_reason(exc: MemberError, entry: LibraryEntry) -> str:

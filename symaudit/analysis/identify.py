@@ -155,11 +155,11 @@ def identify_ndk(library: ElfLibrary, prefab: Mapping[str, object] | None = None
 
 def exports_ndk_cxx(library: ElfLibrary) -> bool:
     """Whether the library itself defines (and exports) NDK libc++ symbols."""
-    return any(name.startswith(_NDK_CXX_PREFIXES) for name in library.exports.names)
+    return library.exports.any_startswith(_NDK_CXX_PREFIXES)
 
 
 def imports_cxx(library: ElfLibrary) -> bool:
-    return any(name.startswith("_Z") or name.startswith("__cxa_") for name in library.imports.names)
+    return library.imports.any_startswith(("_Z", "__cxa_"))
 
 
 def identify_stl(name: str, library: ElfLibrary, prefab: Mapping[str, object] | None = None) -> str:

@@ -14,7 +14,14 @@ from typing import BinaryIO
 
 from symaudit.containers import layout
 from symaudit.containers.apks import ApksPackage
-from symaudit.containers.archive import NotAZip, ZipArchive, ZipPackage, open_zip_file, sha256_of
+from symaudit.containers.archive import (
+    NotAZip,
+    PendingDigest,
+    ZipArchive,
+    ZipPackage,
+    open_zip_file,
+    sha256_of,
+)
 from symaudit.containers.base import LibraryEntry, Package, PackageKind
 from symaudit.containers.folder import FilesPackage, FolderPackage, describe_os_error, open_regular
 from symaudit.errors import InputError
@@ -60,17 +67,19 @@ def _open_single(path: str) -> Package:
     try:
         head = _head(path, fp)
         archive = None if head == _ELF_MAGIC else _zip_or_none(path, fp, head)
-        digest = sha256_of(fp, path)
+        if archive is None:
+            digest = sha256_of(fp, path)
     except BaseException:
         fp.close()
         raise
     if archive is None:
         fp.close()
         return FilesPackage([path], digest)
+    pending = PendingDigest(fp, path)
     kind = layout.detect_kind({info.filename for info in archive.infos()})
     if kind is PackageKind.APKS:
-        return ApksPackage(path, digest, archive)
-    return ZipPackage(path, kind, digest, archive)
+        return ApksPackage(path, pending, archive)
+    return ZipPackage(path, kind, pending, archive)
 
 
 def _open_files(paths: Sequence[str]) -> Package:

@@ -10,7 +10,7 @@ import zipfile
 from collections import OrderedDict
 
 from symaudit.containers import layout
-from symaudit.containers.archive import NotAZip, ZipArchive
+from symaudit.containers.archive import NotAZip, PendingDigest, ZipArchive
 from symaudit.containers.base import ClosingPackage, LibraryEntry, PackageKind, library_order, shown
 from symaudit.errors import InputError, MemberError
 
@@ -22,10 +22,10 @@ NESTED_SEPARATOR = "!/"
 
 
 class ApksPackage(ClosingPackage):
-    def __init__(self, path: str, sha256: str | None, archive: ZipArchive) -> None:
+    def __init__(self, path: str, sha256: str | PendingDigest | None, archive: ZipArchive) -> None:
         self.path = path
         self.kind = PackageKind.APKS
-        self.sha256 = sha256
+        self._digest = sha256
         self._archive = archive
         self._open: OrderedDict[str, ZipArchive] = OrderedDict()
         self._entries: list[LibraryEntry] | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 # The five ABI directory names Android knows (REFERENCE.md §1.1).
 KNOWN_ABIS = ("arm64-v8a", "armeabi-v7a", "x86", "x86_64", "riscv64")
@@ -56,8 +56,10 @@ class Package(Protocol):
     path: str
     """The input path as the user gave it."""
     kind: PackageKind
-    sha256: str | None
-    """sha256 of the input file; None for folders and multiple files."""
+
+    @property
+    def sha256(self) -> str | None:
+        """sha256 of the input file; None for folders and multiple files."""
 
     def libraries(self) -> list[LibraryEntry]:
         """Every ``.so`` entry under a recognised native-library directory, in a stable order."""
@@ -119,6 +121,17 @@ _Self = TypeVar("_Self", bound="ClosingPackage")
 
 class ClosingPackage:
     """The context-manager half of ``Package``, for readers whose ``close`` releases everything."""
+
+    _digest: str | None | Any = None
+    """The input's sha256, or an object whose ``value()`` gives it (a digest still being computed)."""
+
+    @property
+    def sha256(self) -> str | None:
+        digest = self._digest
+        if digest is not None and not isinstance(digest, str):
+            digest = digest.value()
+            self._digest = digest
+        return digest
 
     def close(self) -> None:
         """Nothing to release unless a reader holds files open."""

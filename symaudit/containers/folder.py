@@ -104,7 +104,7 @@ class FolderPackage(ClosingPackage):
     def __init__(self, path: str) -> None:
         self.path = path
         self.kind = PackageKind.FOLDER
-        self.sha256: str | None = None
+        self._digest = None
         self._files = _walk(path)
         top = os.path.basename(os.path.abspath(path))
         self._entries = sorted(
@@ -146,7 +146,7 @@ class FilesPackage(ClosingPackage):
     def __init__(self, paths: Sequence[str], sha256: str | None) -> None:
         self.path = paths[0] if len(paths) == 1 else ", ".join(paths)
         self.kind = PackageKind.FILES
-        self.sha256 = sha256
+        self._digest = sha256
         self._entries = sorted(
             (
                 LibraryEntry(abi=None, path=path, name=os.path.basename(path), size=_size(path))

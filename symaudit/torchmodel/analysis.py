@@ -89,12 +89,25 @@ class ModelAudit:
         self._explicit = list(models)
         self._discover = discover
         self._registries: dict[str, tuple[tuple[str, ...], RuntimeOperators]] = {}
+        self._inputs: list[ModelInput] | None = None
+
+    def models(self) -> list[ModelInput]:
+        """The explicit models, then the ones found among the package's members (found once)."""
+        if self._inputs is None:
+            inputs = list(self._explicit)
+            if self._discover:
+                named = {model.path for model in inputs}
+                inputs.extend(m for m in discover_models(self._package) if m.path not in named)
+            self._inputs = inputs
+        return self._inputs
 
     @property
     def found_runtime(self) -> bool:
         return bool(self._registries)
 
     def abi_analysis(self, context: AbiContext) -> Iterable[Finding]:
+        if not self.models():
+            return ()  # no model to check: do not re-read and scan the runtime libraries
         names: list[str] = []
         operators = RuntimeOperators(frozenset(), frozenset())
         for name, library in sorted(context.libraries.items()):
@@ -125,10 +138,7 @@ class ModelAudit:
         return runtimes
 
     def package_analysis(self, package: Package, report: Report) -> PackageResult:
-        inputs = list(self._explicit)
-        if self._discover:
-            named = {model.path for model in inputs}
-            inputs.extend(m for m in discover_models(package) if m.path not in named)
+        inputs = self.models()
         runtimes = self.runtimes(report)
         findings: list[Finding] = []
         entries: list[dict[str, object]] = []

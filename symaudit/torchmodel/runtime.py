@@ -68,7 +68,7 @@ def may_be_runtime(name: str, library: ElfLibrary) -> bool:
     """Worth scanning: a known runtime file name, or an export of the c10 dispatcher."""
     if name in RUNTIME_NAMES:
         return True
-    return any(export.startswith(_DISPATCHER_EXPORT) for export in library.exports.names)
+    return library.exports.any_startswith((_DISPATCHER_EXPORT,))
 
 
 def registered_operators(data: bytes, library: ElfLibrary) -> RuntimeOperators:

@@ -6,7 +6,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
@@ -31,8 +31,8 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
 
 @functools.lru_cache(maxsize=1)
 def _table() -> dict[str, Any]:
-    text = (
-        resources.files("symaudit.data").joinpath("torch_runtime_versions.json").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parent.parent / "data" / "torch_runtime_versions.json").read_text(
+        encoding="utf-8"
     )
     table: dict[str, Any] = json.loads(text)
     return table
