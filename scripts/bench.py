@@ -62,6 +62,10 @@ MEMORY_TARGET = 1.5
 # ------------------------------------------------------------------------------ the libraries
 
 GENERATOR_VERSION = 2
+CODE_BYTES = 320
+"""Code per exported function in the default library. Real libraries carry far more code per
+dynamic symbol: torch 2.13's libtorch_cpu.so has 75,000 dynamic symbols in 434 MB (5.8 KB each);
+320 bytes keeps the benchmark library 13 times more table-heavy than that."""
 SEED = 20240611
 
 ABIS = {
@@ -93,22 +97,101 @@ NAMESPACES = (
     ("6caffe2",),
 )
 WORDS = (
-    "add", "mul", "sub", "div", "conv2d", "conv_transpose", "linear", "matmul", "addmm", "bmm",
-    "relu", "gelu", "sigmoid", "softmax", "log_softmax", "dropout", "batch_norm", "layer_norm",
-    "embedding", "index_select", "gather", "scatter", "cat", "stack", "view", "reshape", "permute",
-    "contiguous", "quantize", "dequantize", "packed", "prepack", "kernel", "impl", "out", "backward",
-    "forward", "scalar", "tensor", "dispatch", "redispatch", "call", "functional", "inplace",
-    "upsample", "nearest", "bilinear", "max_pool", "avg_pool", "adaptive", "lstm", "gru", "rnn",
-    "quantized", "qnnpack", "xnnpack", "vulkan", "metal", "sparse", "dense", "strided", "empty",
-    "zeros", "ones", "full", "arange", "clone", "copy", "to", "type", "device", "dtype", "layout",
+    "add",
+    "mul",
+    "sub",
+    "div",
+    "conv2d",
+    "conv_transpose",
+    "linear",
+    "matmul",
+    "addmm",
+    "bmm",
+    "relu",
+    "gelu",
+    "sigmoid",
+    "softmax",
+    "log_softmax",
+    "dropout",
+    "batch_norm",
+    "layer_norm",
+    "embedding",
+    "index_select",
+    "gather",
+    "scatter",
+    "cat",
+    "stack",
+    "view",
+    "reshape",
+    "permute",
+    "contiguous",
+    "quantize",
+    "dequantize",
+    "packed",
+    "prepack",
+    "kernel",
+    "impl",
+    "out",
+    "backward",
+    "forward",
+    "scalar",
+    "tensor",
+    "dispatch",
+    "redispatch",
+    "call",
+    "functional",
+    "inplace",
+    "upsample",
+    "nearest",
+    "bilinear",
+    "max_pool",
+    "avg_pool",
+    "adaptive",
+    "lstm",
+    "gru",
+    "rnn",
+    "quantized",
+    "qnnpack",
+    "xnnpack",
+    "vulkan",
+    "metal",
+    "sparse",
+    "dense",
+    "strided",
+    "empty",
+    "zeros",
+    "ones",
+    "full",
+    "arange",
+    "clone",
+    "copy",
+    "to",
+    "type",
+    "device",
+    "dtype",
+    "layout",
 )
 # Parameter types: builtins and fully qualified names without substitutions, so every name is a
 # valid (if not minimal) Itanium mangling.
 PARAMS = (
-    "i", "l", "b", "d", "f", "m", "j", "PKc",
-    "RKN2at6TensorE", "RN2at6TensorE", "N3c108ArrayRefIlEE", "RKN3c106IValueE",
-    "N3c1010ScalarTypeE", "RKN3c106ScalarE", "N3c108optionalIlEE", "N3c1013TensorOptionsE",
-    "RKN5torch3jit5StackE", "PN5torch3jit5GraphE",
+    "i",
+    "l",
+    "b",
+    "d",
+    "f",
+    "m",
+    "j",
+    "PKc",
+    "RKN2at6TensorE",
+    "RN2at6TensorE",
+    "N3c108ArrayRefIlEE",
+    "RKN3c106IValueE",
+    "N3c1010ScalarTypeE",
+    "RKN3c106ScalarE",
+    "N3c108optionalIlEE",
+    "N3c1013TensorOptionsE",
+    "RKN5torch3jit5StackE",
+    "PN5torch3jit5GraphE",
 )
 PREFIX_WEIGHTS = ((0.6, "namespace"), (0.25, "tensor_method"), (0.15, "object"))
 
@@ -145,8 +228,10 @@ def mangled_names(count: int, rng: random.Random, lengths: tuple[int, int] = (30
     return names
 
 
-def _function(name: str, ret: str) -> str:
-    return f"\t.globl {name}\n\t.type {name}, %function\n{name}:\n\t{ret}\n\t.size {name}, .-{name}\n"
+def _function(name: str, ret: str, body: int = 0) -> str:
+    """A function symbol; ``body`` bytes of filler after the return give it a real code size."""
+    filler = f"\t.skip {body}\n" if body else ""
+    return f"\t.globl {name}\n\t.type {name}, %function\n{name}:\n\t{ret}\n{filler}\t.size {name}, .-{name}\n"
 
 
 def _object(name: str, pointer: str) -> str:
@@ -162,9 +247,19 @@ def _run(command: list[str], cwd: Path) -> None:
 def _link(triple: str, sources: list[Path], output: Path, extra: Iterable[str], cwd: Path) -> None:
     _run(
         [
-            "clang-19", f"--target={triple}{API_LEVEL}", "-shared", "-nostdlib", "-fuse-ld=lld",
-            "-Wl,--hash-style=both", "-Wl,--strip-all", "-Wl,--build-id=none",
-            f"-Wl,-soname,{output.name}", "-o", str(output), *map(str, sources), *extra,
+            "clang-19",
+            f"--target={triple}{API_LEVEL}",
+            "-shared",
+            "-nostdlib",
+            "-fuse-ld=lld",
+            "-Wl,--hash-style=both",
+            "-Wl,--strip-all",
+            "-Wl,--build-id=none",
+            f"-Wl,-soname,{output.name}",
+            "-o",
+            str(output),
+            *map(str, sources),
+            *extra,
         ],
         cwd,
     )
@@ -175,14 +270,29 @@ PRODUCED = ("libc.so", "libbigdep.so", "libbigapp.so", "libbig.so")
 PACKAGED = ("libbig.so", "libbigdep.so", "libbigapp.so")
 
 LIBC_VERSIONS = {
-    "LIBC": ("malloc", "free", "calloc", "realloc", "memcpy", "memmove", "memset", "strlen",
-             "strcmp", "abort", "pthread_mutex_lock", "pthread_mutex_unlock", "__cxa_atexit",
-             "__cxa_finalize", "__stack_chk_fail", "dl_iterate_phdr"),
+    "LIBC": (
+        "malloc",
+        "free",
+        "calloc",
+        "realloc",
+        "memcpy",
+        "memmove",
+        "memset",
+        "strlen",
+        "strcmp",
+        "abort",
+        "pthread_mutex_lock",
+        "pthread_mutex_unlock",
+        "__cxa_atexit",
+        "__cxa_finalize",
+        "__stack_chk_fail",
+        "dl_iterate_phdr",
+    ),
     "LIBC_N": ("pthread_barrier_init", "pthread_barrier_wait", "getifaddrs", "freeifaddrs"),
 }
 
 
-def build_abi(abi: str, directory: Path, exports: int, imports: int) -> Path:
+def build_abi(abi: str, directory: Path, exports: int, imports: int, code_bytes: int = 0) -> Path:
     """Build libc.so, libbigdep.so, libbig.so and libbigapp.so for one ABI into ``directory``;
     return libbig.so. libbigapp.so stands for the app's own JNI library: it imports a few
     thousand of libbig.so's exports, so the audit really searches the 100,000-name table."""
@@ -202,7 +312,8 @@ def build_abi(abi: str, directory: Path, exports: int, imports: int) -> Path:
         (work / "libc.s").write_text("\t.text\n" + libc_asm)
         nodes = list(LIBC_VERSIONS.items())
         script = "".join(
-            f"{node} {{\n  global:\n" + "".join(f"    {n};\n" for n in syms)
+            f"{node} {{\n  global:\n"
+            + "".join(f"    {n};\n" for n in syms)
             + ("  local: *;\n}};\n" if i == 0 else f"}} {nodes[i - 1][0]};\n")
             for i, (node, syms) in enumerate(nodes)
         )
@@ -213,16 +324,18 @@ def build_abi(abi: str, directory: Path, exports: int, imports: int) -> Path:
         _link(triple, [work / "dep.s"], work / "libbigdep.so", [], work)
         # The big library: functions and objects, then a table of pointers to every import.
         parts = ["\t.text\n"]
-        parts.extend(_function(n, ret) for n in export_names if not n.startswith(("_ZTV", "_ZTI", "_ZTS")))
+        parts.extend(
+            _function(n, ret, code_bytes) for n in export_names if not n.startswith(("_ZTV", "_ZTI", "_ZTS"))
+        )
         parts.append("\t.data\n")
         parts.extend(_object(n, pointer) for n in export_names if n.startswith(("_ZTV", "_ZTI", "_ZTS")))
-        parts.append("\t.section .data.rel.ro,\"aw\"\n\t.p2align 3\nimport_table:\n")
+        parts.append('\t.section .data.rel.ro,"aw"\n\t.p2align 3\nimport_table:\n')
         parts.extend(f"\t{pointer} {n}\n" for n in import_names)
         parts.extend(f"\t{pointer} {n}\n" for syms in LIBC_VERSIONS.values() for n in syms)
         parts.append(f"\t.weak __android_optional_hook\n\t{pointer} __android_optional_hook\n")
         (work / "big.s").write_text("".join(parts))
         _link(triple, [work / "big.s"], work / "libbig.so", ["libbigdep.so", "libc.so"], work)
-        app = ["\t.text\n", _function("Java_org_example_App_run", ret), "\t.section .data.rel.ro,\"aw\"\n"]
+        app = ["\t.text\n", _function("Java_org_example_App_run", ret), '\t.section .data.rel.ro,"aw"\n']
         app.extend(f"\t{pointer} {n}\n" for n in app_imports)
         (work / "app.s").write_text("".join(app))
         _link(triple, [work / "app.s"], work / "libbigapp.so", ["libbig.so", "libc.so"], work)
@@ -233,9 +346,11 @@ def build_abi(abi: str, directory: Path, exports: int, imports: int) -> Path:
     return big
 
 
-def build_all(out: Path, exports: int, imports: int, abis: Iterable[str]) -> dict[str, Path]:
-    key = f"v{GENERATOR_VERSION}-{exports}x{imports}"
-    return {abi: build_abi(abi, out / key / abi, exports, imports) for abi in abis}
+def build_all(
+    out: Path, exports: int, imports: int, abis: Iterable[str], code_bytes: int = 0
+) -> dict[str, Path]:
+    key = f"v{GENERATOR_VERSION}-{exports}x{imports}" + (f"-code{code_bytes}" if code_bytes else "")
+    return {abi: build_abi(abi, out / key / abi, exports, imports, code_bytes) for abi in abis}
 
 
 def write_apk(libraries: dict[str, Path], apk: Path) -> None:
@@ -307,7 +422,10 @@ def _measure(label: str, command: Sequence[str], repeat: int) -> Run:
             start = time.perf_counter()
             done = subprocess.run(
                 [GNU_TIME, "-f", "%M", "-o", str(rss), *command],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env=env,
+                check=False,
             )
             best = min(best, time.perf_counter() - start)
             if done.returncode != 0:
@@ -323,7 +441,10 @@ def _check_report(apk: Path, command: Sequence[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="symaudit-bench-") as temp:
         report = Path(temp) / "report.json"
         done = subprocess.run(
-            [*command[:-1], str(report)], capture_output=True, text=True, check=False,
+            [*command[:-1], str(report)],
+            capture_output=True,
+            text=True,
+            check=False,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         if done.returncode != 0:
@@ -359,10 +480,23 @@ def bench(libraries: dict[str, Path], apk: Path, repeat: int) -> bool:
     largest = max(path.stat().st_size for path in packaged)
     slow = max(1, repeat // 3)
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {sys.platform}")
-    print(f"APK {apk} ({apk.stat().st_size / 2**20:.1f} MiB): {len(packaged)} libraries; largest {largest / 2**20:.1f} MiB")
+    print(
+        f"APK {apk} ({apk.stat().st_size / 2**20:.1f} MiB): {len(packaged)} libraries; largest {largest / 2**20:.1f} MiB"
+    )
     # --fail-on never: an exit status of 1 would otherwise hide a crash (Python exits 1 too).
-    symaudit = [python, "-m", "symaudit.cli", "apk", str(apk), "--format", "json", "--fail-on", "never",
-                "--output", os.devnull]
+    symaudit = [
+        python,
+        "-m",
+        "symaudit.cli",
+        "apk",
+        str(apk),
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+        "--output",
+        os.devnull,
+    ]
     # Time symaudit as installed: pip byte-compiles a wheel's modules at install time, so compile
     # them here too (this environment may set PYTHONDONTWRITEBYTECODE, which editable installs
     # would otherwise pay on every run).
@@ -378,7 +512,9 @@ def bench(libraries: dict[str, Path], apk: Path, repeat: int) -> bool:
         _measure("pyelftools iter_symbols", [python, "-c", PYELFTOOLS, *bigs], slow),
     ]
     base = runs[0].seconds
-    print(f"\n{'':26s} {'seconds':>8s} {'vs readelf':>10s} {'peak RSS':>10s} {'above idle':>11s} {'/ largest lib':>13s}")
+    print(
+        f"\n{'':26s} {'seconds':>8s} {'vs readelf':>10s} {'peak RSS':>10s} {'above idle':>11s} {'/ largest lib':>13s}"
+    )
     for run in runs:
         # llvm-readelf has no interpreter to subtract: its whole RSS counts.
         above_kb = run.peak_kb if run is runs[0] else run.peak_kb - idle.peak_kb
@@ -403,18 +539,29 @@ def bench(libraries: dict[str, Path], apk: Path, repeat: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path.home() / ".cache" / "symaudit-bench")
     parser.add_argument("--exports", type=int, default=100_000)
     parser.add_argument("--imports", type=int, default=3_000)
+    parser.add_argument(
+        "--code-bytes",
+        type=int,
+        default=CODE_BYTES,
+        help="code bytes per exported function (default %(default)s: a 100k-symbol library of about 45 MB; "
+        "0 gives a library that is nearly all symbol tables, the worst case for memory)",
+    )
     parser.add_argument("--abi", action="append", choices=sorted(ABIS), help="default: all four")
     parser.add_argument("--repeat", type=int, default=5, help="runs per tool; the best counts (default 5)")
-    parser.add_argument("--build-only", action="store_true", help="build (or reuse) the libraries and APK, no timing")
+    parser.add_argument(
+        "--build-only", action="store_true", help="build (or reuse) the libraries and APK, no timing"
+    )
     args = parser.parse_args(argv)
     if not args.build_only and not os.access(GNU_TIME, os.X_OK):
         raise SystemExit(f"{GNU_TIME} (GNU time) is needed to measure peak memory: apt-get install time")
     out = args.out.expanduser()
-    libraries = build_all(out, args.exports, args.imports, args.abi or list(ABIS))
+    libraries = build_all(out, args.exports, args.imports, args.abi or list(ABIS), args.code_bytes)
     for abi, path in libraries.items():
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         print(f"{abi:12s} {path} {path.stat().st_size:>10d} bytes sha256:{digest}")

@@ -11,6 +11,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from symaudit import __version__
 from symaudit.analysis.abi_coverage import abi_incomplete
@@ -129,17 +130,33 @@ class _Parsed:
 
 
 def _parse(package: Package, entry: LibraryEntry) -> _Parsed:
+    read_mapped = getattr(package, "read_mapped", None)
     try:
+        mapped = read_mapped(entry) if read_mapped is not None else None
+        if mapped is not None:
+            try:
+                # A CRC-32 mismatch (MemberError from the digest) makes it corrupt, parsed or not.
+                return _parse_bytes(entry, mapped.view, mapped.digest)
+            finally:
+                mapped.release()
         data = package.read(entry)
     except MemberError as exc:
         return _Parsed(entry, entry.abi or UNKNOWN_ABI, None, None, _member_reason(exc, entry))
-    hashing = _Digest(data)
+    return _parse_bytes(entry, data, _Digest(data))
+
+
+class _Pending(Protocol):
+    def value(self) -> str: ...
+
+
+def _parse_bytes(entry: LibraryEntry, data: bytes | memoryview, digest: _Pending) -> _Parsed:
+    """Parse while ``digest`` is computed; a MemberError from it propagates to the caller."""
     try:
         library = read_elf(data, entry.name)
     except CorruptElfError as exc:
-        return _Parsed(entry, entry.abi or UNKNOWN_ABI, hashing.value(), None, str(exc))
+        return _Parsed(entry, entry.abi or UNKNOWN_ABI, digest.value(), None, str(exc))
     abi = entry.abi or abi_for_machine(library.machine, library.bits) or UNKNOWN_ABI
-    return _Parsed(entry, abi, hashing.value(), library, None)
+    return _Parsed(entry, abi, digest.value(), library, None)
 
 
 class _Digest:
@@ -148,7 +165,7 @@ class _Digest:
 
     THREAD_ABOVE = 1 << 20
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes | memoryview) -> None:
         self._value: str | None = None
         self._thread: threading.Thread | None = None
         if len(data) < self.THREAD_ABOVE:
@@ -157,7 +174,7 @@ class _Digest:
             self._thread = threading.Thread(target=self._run, args=(data,), daemon=True)
             self._thread.start()
 
-    def _run(self, data: bytes) -> None:
+    def _run(self, data: bytes | memoryview) -> None:
         self._value = hashlib.sha256(data).hexdigest()
 
     def value(self) -> str:
@@ -309,7 +326,14 @@ def audit_package(
             loadable[name] = parsed.library
         groups, linker_findings = resolve_abi(abi, loadable, unloadable, paths)
         context = AbiContext(
-            abi, loadable, tuple(unloadable), paths, groups, entries_by_name, app, package.kind,
+            abi,
+            loadable,
+            tuple(unloadable),
+            paths,
+            groups,
+            entries_by_name,
+            app,
+            package.kind,
             {parsed.entry.name: parsed.sha256 for parsed in kept},
         )
         for parsed in kept:

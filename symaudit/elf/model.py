@@ -8,8 +8,11 @@ thousands of names; :class:`Symbol` objects are made only when somebody asks for
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import functools
+import operator
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 
 class ElfClass(enum.IntEnum):
@@ -96,33 +99,160 @@ class Symbol:
         return self.binding == Binding.WEAK
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+_POWERS = [pow(33, k, 1 << 32) for k in range(1024)]
+
+
+def gnu_hash(name: bytes) -> int:
+    """The DT_GNU_HASH function (h = h * 33 + c, from 5381, mod 2**32), as one sum of products
+    evaluated in C: h = 5381 * 33**n + sum(c[i] * 33**(n-1-i))."""
+    size = len(name)
+    if size >= len(_POWERS):
+        digest = 5381
+        for byte in name:
+            digest = (digest * 33 + byte) & 0xFFFFFFFF
+        return digest
+    weights = _POWERS[size - 1 :: -1] if size else []
+    total: int = 5381 * _POWERS[size] + sum(map(operator.mul, name, weights))
+    return total & 0xFFFFFFFF
+
+
+class HashedNames:
+    """The names of a large export table, left undecoded, with the library's own GNU hash table
+    to look names up by: what the dynamic linker does, and what makes an audit of a
+    100,000-symbol libtorch cheaper than decoding its names. Decodes everything only when
+    someone iterates the names.
+
+    ``offsets`` holds each export's ``st_name``; ``rows`` maps a ``.dynsym`` index to its export
+    row (-1 for symbols that are not exports); ``buckets``/``chains`` and ``symoffset`` are the
+    ``DT_GNU_HASH`` table.
+    """
+
+    __slots__ = ("text", "offsets", "rows", "buckets", "chains", "symoffset")
+
+    def __init__(
+        self,
+        text: str,
+        offsets: Sequence[int],
+        rows: Sequence[int],
+        buckets: Sequence[int],
+        chains: Sequence[int],
+        symoffset: int,
+    ) -> None:
+        self.text = text
+        self.offsets = offsets
+        self.rows = rows
+        self.buckets = buckets
+        self.chains = chains
+        self.symoffset = symoffset
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def decode(self) -> tuple[str, ...]:
+        text = self.text
+        find = text.find
+        return tuple([text[offset : find("\0", offset)] for offset in self.offsets])
+
+    def rows_named(self, name: str) -> list[int]:
+        """Export rows with this name, in ``.dynsym`` order (bionic's gnu_lookup)."""
+        if not self.buckets:
+            return []
+        digest = gnu_hash(name.encode("utf-8", "surrogateescape"))
+        index = self.buckets[digest % len(self.buckets)]
+        if index < self.symoffset:
+            return []
+        found: list[int] = []
+        text, chains, rows, offsets = self.text, self.chains, self.rows, self.offsets
+        size = len(name)
+        while 0 <= index - self.symoffset < len(chains):
+            word = chains[index - self.symoffset]
+            if (word | 1) == (digest | 1) and index < len(rows):
+                row = rows[index]
+                if row >= 0:
+                    at = offsets[row]
+                    if text.startswith(name, at) and text[at + size : at + size + 1] == "\0":
+                        found.append(row)
+            if word & 1:
+                break
+            index += 1
+        return found
+
+    def any_startswith(self, prefixes: tuple[str, ...]) -> bool | None:
+        """False when no string of the table starts with a prefix; None when some does (the
+        caller then checks the decoded names: the string may be an import's)."""
+        text = self.text
+        if text.startswith(prefixes) or _prefix_pattern(prefixes).search(text):
+            return None
+        return False
+
+
+@functools.lru_cache(maxsize=32)
+def _prefix_pattern(prefixes: tuple[str, ...]) -> re.Pattern[str]:
+    """A string of the table starting with one of ``prefixes``: a NUL, then the prefix."""
+    return re.compile("\0(?:" + "|".join(re.escape(prefix) for prefix in prefixes) + ")")
+
+
 class SymbolTable:
     """Symbols of one kind (exports or imports) of one library, stored column-wise.
 
     ``names`` is in ``.dynsym`` order; ``info`` and ``other`` hold the raw ``st_info`` and
     ``st_other`` byte of each symbol. ``versions``/``hidden``/``version_files`` are ``None``
-    when the library has no versym table (or no symbol of this table is versioned).
+    when the library has no versym table (or no symbol of this table is versioned). ``names``
+    may be given as :class:`HashedNames`; they are then decoded only when iterated.
+    Immutable by contract: the private caches are filled on first use.
     """
 
-    names: tuple[str, ...] = ()
-    info: bytes = b""
-    other: bytes = b""
-    versions: tuple[str | None, ...] | None = None
-    hidden: bytes | None = None
-    version_files: tuple[str | None, ...] | None = None
-    _index: dict[str, int] | None = field(init=False, repr=False, compare=False, default=None)
-    _repeated: dict[str, tuple[int, ...]] | None = field(init=False, repr=False, compare=False, default=None)
-    _prefixes: dict[tuple[str, ...], bool] | None = field(init=False, repr=False, compare=False, default=None)
-    _set: frozenset[str] | None = field(init=False, repr=False, compare=False, default=None)
+    __slots__ = (
+        "_names",
+        "_hashed",
+        "info",
+        "other",
+        "versions",
+        "hidden",
+        "version_files",
+        "_index",
+        "_repeated",
+        "_prefixes",
+        "_set",
+    )
 
-    def __post_init__(self) -> None:
-        count = len(self.names)
+    def __init__(
+        self,
+        names: tuple[str, ...] | HashedNames = (),
+        info: bytes = b"",
+        other: bytes = b"",
+        versions: tuple[str | None, ...] | None = None,
+        hidden: bytes | None = None,
+        version_files: tuple[str | None, ...] | None = None,
+    ) -> None:
+        self._hashed = names if isinstance(names, HashedNames) else None
+        self._names: tuple[str, ...] | None = None if isinstance(names, HashedNames) else tuple(names)
+        self.info = info
+        self.other = other
+        self.versions = versions
+        self.hidden = hidden
+        self.version_files = version_files
+        self._index: dict[str, int] | None = None
+        self._repeated: dict[str, tuple[int, ...]] | None = None
+        self._prefixes: dict[tuple[str, ...], bool] | None = None
+        self._set: frozenset[str] | None = None
+        count = len(names)
         if len(self.info) != count or len(self.other) != count:
             raise ValueError("SymbolTable columns differ in length")
         for column in (self.versions, self.hidden, self.version_files):
             if column is not None and len(column) != count:
                 raise ValueError("SymbolTable columns differ in length")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} symbols)"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        names = self._names
+        if names is None:
+            assert self._hashed is not None
+            names = self._names = self._hashed.decode()
+        return names
 
     def _lookup(self) -> dict[str, int]:
         """name -> position of its first occurrence, built on the first lookup: most tables of
@@ -132,12 +262,11 @@ class SymbolTable:
         if index is None:
             # dict(zip(...)) keeps the last occurrence, so walk the names backwards.
             count = len(self.names)
-            index = dict(zip(reversed(self.names), range(count - 1, -1, -1), strict=True))
-            object.__setattr__(self, "_index", index)
+            index = self._index = dict(zip(reversed(self.names), range(count - 1, -1, -1), strict=True))
         return index
 
     def __len__(self) -> int:
-        return len(self.names)
+        return len(self.info)
 
     def any_startswith(self, prefixes: tuple[str, ...]) -> bool:
         """Whether some name starts with one of ``prefixes`` (answered once per prefix set).
@@ -146,20 +275,22 @@ class SymbolTable:
         """
         cache = self._prefixes
         if cache is None:
-            cache = {}
-            object.__setattr__(self, "_prefixes", cache)
+            cache = self._prefixes = {}
         answer = cache.get(prefixes)
+        if answer is None and self._names is None and self._hashed is not None:
+            answer = self._hashed.any_startswith(prefixes)
         if answer is None:
             answer = any(name.startswith(prefixes) for name in self.names)
-            cache[prefixes] = answer
+        cache[prefixes] = answer
         return answer
 
     def __contains__(self, name: object) -> bool:
+        if self._names is None and self._hashed is not None:
+            return isinstance(name, str) and bool(self._hashed.rows_named(name))
         # A frozenset answers membership and builds five times faster than the position index.
         names = self._set
         if names is None:
-            names = frozenset(self.names)
-            object.__setattr__(self, "_set", names)
+            names = self._set = frozenset(self.names)
         return name in names
 
     def __iter__(self) -> Iterator[Symbol]:
@@ -167,11 +298,16 @@ class SymbolTable:
             yield self._symbol(position)
 
     def get(self, name: str) -> Symbol | None:
+        if self._names is None and self._hashed is not None:
+            rows = self._hashed.rows_named(name)
+            return self._symbol(min(rows)) if rows else None
         position = self._lookup().get(name)
         return None if position is None else self._symbol(position)
 
     def all_named(self, name: str) -> tuple[Symbol, ...]:
         """Every entry with this name (a versioned library may define ``f@V1`` and ``f@@V2``)."""
+        if self._names is None and self._hashed is not None:
+            return tuple(self._symbol(row) for row in sorted(self._hashed.rows_named(name)))
         first = self._lookup().get(name)
         if first is None:
             return ()
@@ -190,15 +326,13 @@ class SymbolTable:
             for position, name in enumerate(names):
                 if name in twice:
                     repeated.setdefault(name, []).append(position)
-        result = {name: tuple(positions) for name, positions in repeated.items()}
-        object.__setattr__(self, "_repeated", result)
+        result = self._repeated = {name: tuple(positions) for name, positions in repeated.items()}
         return result
 
     @property
     def name_set(self) -> frozenset[str]:
         if self._set is None:
-            object.__setattr__(self, "_set", frozenset(self.names))
-        assert self._set is not None
+            self._set = frozenset(self.names)
         return self._set
 
     @property
@@ -222,16 +356,18 @@ class SymbolTable:
     _defined = True
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class ExportTable(SymbolTable):
     """Defined GLOBAL/WEAK dynamic symbols: what this library can give to others."""
+
+    __slots__ = ()
 
     _defined = True
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class ImportTable(SymbolTable):
     """Undefined GLOBAL/WEAK dynamic symbols with a name: what this library needs from others."""
+
+    __slots__ = ()
 
     _defined = False
 

@@ -23,6 +23,7 @@ import os
 import re
 import struct
 import sys
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ from symaudit.elf.model import (
     ElfClass,
     ElfLibrary,
     ExportTable,
+    HashedNames,
     ImportTable,
     Note,
     Segment,
@@ -121,6 +123,12 @@ _LAYOUT = {
 }
 
 
+LAZY_NAMES_ABOVE = 4096
+"""Export tables at least this large are looked up through DT_GNU_HASH instead of decoded."""
+
+_SECTION_NAME_MAX = 4096
+"""Longest section name read (real ones are a few dozen bytes)."""
+
 _HEADER_FIELDS = (
     "e_version",
     "e_entry",
@@ -147,7 +155,7 @@ def _structs(elf_class: ElfClass) -> Any:
     return structs
 
 
-def read_elf(data: bytes, name: str = "") -> ElfLibrary:
+def read_elf(data: bytes | memoryview, name: str = "") -> ElfLibrary:
     """Parse one shared object. ``name`` only decorates error messages.
 
     Raises :class:`CorruptElfError` for anything the loader would refuse or that cannot be read.
@@ -164,7 +172,7 @@ def read_elf(data: bytes, name: str = "") -> ElfLibrary:
 
 
 class _Reader:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes | memoryview) -> None:
         self.data = data
         self.size = len(data)
         self.anomalies: list[str] = []
@@ -194,7 +202,7 @@ class _Reader:
 
     def _header(self) -> dict[str, int]:
         """The ELF header through pyelftools' layout structs; e_type/e_machine as numbers."""
-        parsed = _structs(self.elf_class).Elf_Ehdr.parse(self.data)
+        parsed = _structs(self.elf_class).Elf_Ehdr.parse(bytes(self.data[:64]))
         header = {name: parsed[name] for name in _HEADER_FIELDS}
         header["e_type"], header["e_machine"] = struct.unpack_from("<HH", self.data, 16)
         return header
@@ -317,16 +325,16 @@ class _Reader:
             tags.setdefault(tag & 0xFFFFFFFFFFFFFFFF if tag < 0 else tag, []).append(value)
         return tags
 
-    def _string_table(self, tags: dict[int, list[int]]) -> bytes:
+    def _string_table(self, tags: dict[int, list[int]]) -> _StrTab:
         if DT_STRTAB not in tags:
             raise CorruptElfError("no DT_STRTAB in the dynamic section")
         offset = self._offset(tags[DT_STRTAB][0], "DT_STRTAB")
         size = _first(tags, DT_STRSZ)
         if size == 0:
             raise CorruptElfError("DT_STRSZ is missing or zero")
-        return bytes(self._bytes(offset, size, ".dynstr (DT_STRTAB/DT_STRSZ)"))
+        return _StrTab(self._bytes(offset, size, ".dynstr (DT_STRTAB/DT_STRSZ)"))
 
-    def _string(self, strtab: bytes, offset: int, what: str) -> str:
+    def _string(self, strtab: _StrTab, offset: int, what: str) -> str:
         if offset >= len(strtab):
             raise CorruptElfError(f"{what}: string offset {offset} is past the end of .dynstr")
         end = strtab.find(b"\0", offset)
@@ -369,7 +377,7 @@ class _Reader:
         headers = []
         for index in range(shnum):
             at = shoff + index * shentsize
-            record = shdr.parse(data[at : at + shentsize])
+            record = shdr.parse(bytes(data[at : at + shentsize]))
             headers.append(
                 (
                     record["sh_name"],
@@ -397,8 +405,9 @@ class _Reader:
         result: dict[str, tuple[int, int, int, int]] = {}
         for name, kind, _flags, _addr, offset, size, _link, _info, _align, entsize in headers:
             at = names_at + name
-            end = data.find(b"\0", at) if at < self.size else -1
-            text = data[at:end].decode("utf-8", "replace") if end >= 0 else ""
+            window = bytes(data[at : at + _SECTION_NAME_MAX]) if at < self.size else b""
+            end = window.find(b"\0")
+            text = window[:end].decode("utf-8", "replace") if end >= 0 else ""
             result.setdefault(text, (kind, offset, size, entsize))
         return result
 
@@ -457,7 +466,10 @@ class _Reader:
             )
 
     def _symbols(
-        self, tags: dict[int, list[int]], strtab: bytes, sections: dict[str, tuple[int, int, int, int]] | None
+        self,
+        tags: dict[int, list[int]],
+        strtab: _StrTab,
+        sections: dict[str, tuple[int, int, int, int]] | None,
     ) -> tuple[ExportTable, ImportTable, bool, frozenset[str], tuple[VersionNeed, ...]]:
         if DT_SYMTAB not in tags:
             raise CorruptElfError("no DT_SYMTAB in the dynamic section")
@@ -490,7 +502,10 @@ class _Reader:
         del classes
 
         decode = _Names(strtab)
-        export_names = decode.many(_gather_list(name_column, export_runs))
+        hashed = self._hashed_names(tags, strtab, name_column, export_runs, count)
+        export_names: tuple[str, ...] | HashedNames = (
+            hashed if hashed is not None else decode.many(_gather_list(name_column, export_runs))
+        )
         import_names = decode.many(_gather_list(name_column, import_runs))
         export_info = _gather_bytes(info, export_runs)
         export_other = _gather_bytes(other, export_runs)
@@ -544,10 +559,43 @@ class _Reader:
         defined = frozenset(name for index, name in defs.items() if index > 1)
         return exports, imports, True, defined, needs
 
+    def _hashed_names(
+        self,
+        tags: dict[int, list[int]],
+        strtab: _StrTab,
+        name_column: memoryview,
+        export_runs: list[tuple[int, int]],
+        count: int,
+    ) -> HashedNames | None:
+        """Large export tables of libraries with DT_GNU_HASH stay undecoded: lookups go through
+        the library's hash table, as in bionic, and names are decoded only if iterated."""
+        text = strtab.text
+        exported = sum(end - start for start, end in export_runs)
+        if exported < LAZY_NAMES_ABOVE or DT_GNU_HASH not in tags or text is None or not text.endswith("\0"):
+            return None
+        offsets = array("I", b"".join(name_column[start:end].tobytes() for start, end in export_runs))
+        if offsets and max(offsets) >= len(text):
+            return None  # the eager path reports the bad offset
+        at = self._offset(tags[DT_GNU_HASH][0], "DT_GNU_HASH")
+        nbuckets, symoffset, bloom_size, _ = struct.unpack("<IIII", self._bytes(at, 16, "DT_GNU_HASH header"))
+        word = 8 if self.elf_class is ElfClass.ELF64 else 4
+        buckets_at = at + 16 + bloom_size * word
+        buckets = array("I", self._bytes(buckets_at, nbuckets * 4, "DT_GNU_HASH buckets").tobytes())
+        hashed = max(count - symoffset, 0)
+        chains = array(
+            "I", self._bytes(buckets_at + nbuckets * 4, hashed * 4, "DT_GNU_HASH chains").tobytes()
+        )
+        rows = array("i", [-1]) * count
+        row = 0
+        for start, end in export_runs:
+            rows[start:end] = array("i", range(row, row + end - start))
+            row += end - start
+        return HashedNames(text, offsets, rows, buckets, chains, symoffset)
+
     # -- versions ---------------------------------------------------------------------------
 
     def _versions(
-        self, tags: dict[int, list[int]], strtab: bytes, count: int
+        self, tags: dict[int, list[int]], strtab: _StrTab, count: int
     ) -> tuple[memoryview, dict[int, str], dict[int, tuple[str, str]], tuple[VersionNeed, ...]] | None:
         if DT_VERSYM not in tags:
             return None
@@ -621,7 +669,7 @@ class _Reader:
         if offset + size > self.size or size > 1 << 20:
             self.anomalies.append(".comment section runs past the end of the file")
             return ()
-        raw = self.data[offset : offset + size]
+        raw = bytes(self.data[offset : offset + size])
         return tuple(part.decode("utf-8", "replace") for part in raw.split(b"\0") if part)
 
 
@@ -657,19 +705,46 @@ def _gather_list(column: memoryview, runs: list[tuple[int, int]]) -> list[int]:
     return result
 
 
+class _StrTab:
+    """``.dynstr``, decoded once to a ``str`` when it is ASCII (always, for real libraries),
+    straight from the file's bytes: no second copy of a table that is megabytes in a libtorch.
+    Answers the few ``bytes`` operations the reader needs (``len``, ``find``, slices)."""
+
+    def __init__(self, view: memoryview) -> None:
+        self.size = len(view)
+        try:
+            self.text: str | None = str(view, "ascii")
+            self.raw: bytes | None = None
+        except UnicodeDecodeError:
+            self.text = None
+            self.raw = bytes(view)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def find(self, sub: bytes, start: int) -> int:
+        if self.text is not None:
+            return self.text.find(sub.decode("ascii"), start)
+        assert self.raw is not None
+        return self.raw.find(sub, start)
+
+    def __getitem__(self, where: slice) -> bytes:
+        if self.text is not None:
+            return self.text[where].encode("ascii")
+        assert self.raw is not None
+        return self.raw[where]
+
+
 class _Names:
     """Decode many ``.dynstr`` offsets at once.
 
-    The common case (an ASCII string table) decodes the table once and slices the resulting
-    ``str``; anything else falls back to per-name UTF-8 decoding.
+    The common case (an ASCII string table) slices the decoded ``str``; anything else falls back
+    to per-name UTF-8 decoding.
     """
 
-    def __init__(self, strtab: bytes) -> None:
+    def __init__(self, strtab: _StrTab) -> None:
         self.strtab = strtab
-        try:
-            self.text: str | None = strtab.decode("ascii")
-        except UnicodeDecodeError:
-            self.text = None
+        self.text = strtab.text
 
     def many(self, offsets: list[int]) -> tuple[str, ...]:
         strtab = self.strtab

@@ -1,0 +1,74 @@
+"""Large export tables are looked up through the library's own DT_GNU_HASH, as bionic does, and
+decoded only when iterated: the answers must be exactly those of the decoded table."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from symaudit.elf import reader
+from symaudit.elf.model import HashedNames, gnu_hash
+from symaudit.elf.reader import read_elf
+
+LIBS = Path(__file__).resolve().parents[2] / "fixtures" / "libs"
+
+
+def _reference_hash(name: bytes) -> int:
+    digest = 5381
+    for byte in name:
+        digest = (digest * 33 + byte) & 0xFFFFFFFF
+    return digest
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 80, 1023, 1024, 3000])
+def test_gnu_hash_matches_the_definition(size: int) -> None:
+    rng = random.Random(size)
+    name = bytes(rng.randrange(1, 256) for _ in range(size))
+    assert gnu_hash(name) == _reference_hash(name)
+    assert gnu_hash(b"printf") == 0x156B2BB8  # from the GNU hash section documentation
+
+
+@pytest.mark.parametrize("abi", ["arm64-v8a", "armeabi-v7a", "x86", "x86_64"])
+@pytest.mark.parametrize(
+    "variant", ["cxx-new/libc++_shared.so", "runtime-new/libpytorch_jni.so", "stripped/libfbjni.so"]
+)
+def test_hashed_lookups_agree_with_the_decoded_table(
+    abi: str, variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = (LIBS / abi / variant).read_bytes()
+    eager = read_elf(data)
+    monkeypatch.setattr(reader, "LAZY_NAMES_ABOVE", 1)
+    lazy = read_elf(data)
+    if lazy.exports._hashed is None:  # noqa: SLF001 - the point of the test
+        pytest.skip("library without DT_GNU_HASH")
+    assert isinstance(lazy.exports._hashed, HashedNames)  # noqa: SLF001
+    probes = list(eager.exports.names) + list(eager.imports.names) + ["", "nope", "_Z", "malloc\0x"]
+    for name in probes:
+        assert (name in lazy.exports) == (name in eager.exports), name
+        assert lazy.exports.get(name) == eager.exports.get(name), name
+        assert lazy.exports.all_named(name) == eager.exports.all_named(name), name
+    assert lazy.exports.names == eager.exports.names
+    assert len(lazy.exports) == len(eager.exports)
+    for prefixes in [("_ZNSt6__ndk1",), ("_ZN5torch",), ("nothing-like-this",)]:
+        fresh = read_elf(data)
+        assert fresh.exports.any_startswith(prefixes) == eager.exports.any_startswith(prefixes)
+
+
+def test_a_broken_hash_chain_finds_nothing_rather_than_crashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = (LIBS / "arm64-v8a" / "cxx-new" / "libc++_shared.so").read_bytes()
+    monkeypatch.setattr(reader, "LAZY_NAMES_ABOVE", 1)
+    library = read_elf(data)
+    hashed = library.exports._hashed  # noqa: SLF001
+    assert hashed is not None
+    # Point every bucket past the table: lookups must end, finding nothing.
+    broken = HashedNames(
+        hashed.text,
+        hashed.offsets,
+        hashed.rows,
+        [10**6] * len(hashed.buckets),
+        hashed.chains,
+        hashed.symoffset,
+    )
+    assert broken.rows_named(library.exports.names[0]) == []
