@@ -148,6 +148,10 @@ class HashedNames:
     def __len__(self) -> int:
         return len(self.offsets)
 
+    def name_at(self, row: int) -> str:
+        at = self.offsets[row]
+        return self.text[at : self.text.find("\0", at)]
+
     def decode(self) -> tuple[str, ...]:
         text = self.text
         find = text.find
@@ -341,8 +345,9 @@ class SymbolTable:
 
     def _symbol(self, position: int) -> Symbol:
         info = self.info[position]
+        hashed = self._hashed if self._names is None else None
         return Symbol(
-            name=self.names[position],
+            name=hashed.name_at(position) if hashed is not None else self.names[position],
             binding=Binding.of(info),
             type=SymbolType.of(info),
             visibility=Visibility(self.other[position] & 3),
