@@ -23,7 +23,7 @@ Any other ``_Z`` name must come from a packaged library: the platform's own libc
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from symaudit.analysis.platform_libs import PlatformLibs, platform_libs
@@ -141,6 +141,24 @@ def defines(provider: ElfLibrary, name: str, version: str | None) -> bool:
     return False
 
 
+def unmet_imports(
+    importer: str, libraries: Mapping[str, ElfLibrary], group: LoadGroup
+) -> Iterator[tuple[str, str | None, str | None]]:
+    """(name, version, version file) of each strong import of ``importer`` that no packaged
+    library of its load group defines: what the platform must provide, or the load fails."""
+    imports = libraries[importer].imports
+    weak = imports.weak_mask
+    versions, files = imports.versions, imports.version_files
+    providers = [libraries[name] for name in group.packaged if name != importer]
+    for position, name in enumerate(imports.names):
+        if weak[position]:
+            continue
+        version = versions[position] if versions is not None else None
+        if any(defines(provider, name, version) for provider in providers):
+            continue
+        yield name, version, files[position] if files is not None else None
+
+
 def presumed_platform(name: str, version_file: str | None, group: LoadGroup, platform: PlatformLibs) -> bool:
     if version_file is not None and version_file in group.platform:
         return True
@@ -224,17 +242,7 @@ def resolve_abi(
     for importer, group in groups.items():
         if not group.loads:
             continue
-        library = libraries[importer]
-        imports = library.imports
-        weak = imports.weak_mask
-        providers = [libraries[name] for name in group.packaged if name != importer]
-        for position, name in enumerate(imports.names):
-            if weak[position]:
-                continue
-            version = imports.versions[position] if imports.versions is not None else None
-            version_file = imports.version_files[position] if imports.version_files is not None else None
-            if any(defines(provider, name, version) for provider in providers):
-                continue
+        for name, version, version_file in unmet_imports(importer, libraries, group):
             if presumed_platform(name, version_file, group, platform):
                 continue
             outside = [

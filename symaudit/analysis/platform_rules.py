@@ -21,7 +21,7 @@ from symaudit.analysis.identify import (
     prefab_metadata,
     release_order,
 )
-from symaudit.analysis.linker import defines, presumed_platform
+from symaudit.analysis.linker import defines, presumed_platform, unmet_imports
 from symaudit.analysis.platform_libs import abi_specs, platform_libs
 from symaudit.audit import AbiAnalysis, AbiContext, Annotator, PackageAnalysis, PackageResult, Report
 from symaudit.containers.base import Package, PackageKind
@@ -227,17 +227,7 @@ def platform_symbols(source: SysrootSource) -> AbiAnalysis:
         for importer, group in sorted(ctx.groups.items()):
             if not group.loads or not group.platform:
                 continue
-            library = ctx.libraries[importer]
-            imports = library.imports
-            weak = imports.weak_mask
-            providers = [ctx.libraries[n] for n in group.packaged if n != importer]
-            for position, name in enumerate(imports.names):
-                if weak[position]:
-                    continue
-                version = imports.versions[position] if imports.versions is not None else None
-                version_file = imports.version_files[position] if imports.version_files is not None else None
-                if any(defines(p, name, version) for p in providers):
-                    continue
+            for name, version, version_file in unmet_imports(importer, ctx.libraries, group):
                 if not presumed_platform(name, version_file, group, platform):
                     continue  # the link resolver reported it already
                 candidates = [version_file] if version_file in group.platform else list(group.platform)

@@ -70,6 +70,24 @@ def sha256_of(fp: IO[bytes], path: str) -> str:
     return digest.hexdigest()
 
 
+def hash_range(fd: int, start: int, end: int | None) -> tuple[str, int, int]:
+    """(sha256, CRC-32, bytes read) of ``fd`` from ``start`` to ``end`` (None: end of file),
+    read with ``pread``: the file offset does not move, and nothing stays resident."""
+    digest = hashlib.sha256()
+    crc = 0
+    position = start
+    while end is None or position < end:
+        want = _HASH_CHUNK if end is None else min(_HASH_CHUNK, end - position)
+        chunk = os.pread(fd, want, position)
+        if not chunk:
+            break
+        digest.update(chunk)
+        if end is not None:
+            crc = zlib.crc32(chunk, crc)
+        position += len(chunk)
+    return digest.hexdigest(), crc, position - start
+
+
 class PendingDigest:
     """The sha256 of a whole input file, computed on a thread while the libraries are parsed.
 
@@ -87,13 +105,8 @@ class PendingDigest:
         self._thread.start()
 
     def _run(self) -> None:
-        digest = hashlib.sha256()
         try:
-            position = 0
-            while chunk := os.pread(self._fd, _HASH_CHUNK, position):
-                digest.update(chunk)
-                position += len(chunk)
-            self._result = digest.hexdigest()
+            self._result, _, _ = hash_range(self._fd, 0, None)
         except OSError as exc:
             self._error = InputError(f"{self._path}: read error ({exc.strerror or exc})")
         finally:
@@ -278,22 +291,14 @@ class _MemberDigest:
 
     def _run(self) -> None:
         start, end = self._span
-        crc = 0
-        digest = hashlib.sha256()
         try:
-            position = start
-            while position < end:
-                chunk = os.pread(self._fd, min(_HASH_CHUNK, end - position), position)
-                if not chunk:
-                    self._error = MemberError(f"{self._where}: truncated")
-                    return
-                crc = zlib.crc32(chunk, crc)
-                digest.update(chunk)
-                position += len(chunk)
-            if crc != self._crc:
+            digest, crc, read = hash_range(self._fd, start, end)
+            if read < end - start:
+                self._error = MemberError(f"{self._where}: truncated")
+            elif crc != self._crc:
                 self._error = MemberError(f"{self._where}: bad CRC-32 (corrupt data)")
             else:
-                self._result = digest.hexdigest()
+                self._result = digest
         except OSError as exc:
             self._error = MemberError(f"{self._where}: read error ({exc.strerror or exc})")
         finally:

@@ -34,7 +34,7 @@ def maven_client(
     )
 
 
-NEWEST_DOWNLOADED = 6
+NEWEST_DOWNLOADED = 3
 """Versions per module an audit downloads beyond what the machine already holds (see
 :meth:`ReferenceStore.load`)."""
 
