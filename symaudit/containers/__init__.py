@@ -15,6 +15,7 @@ from typing import BinaryIO
 from symaudit.containers import layout
 from symaudit.containers.apks import ApksPackage
 from symaudit.containers.archive import (
+    HAS_PREAD,
     NotAZip,
     PendingDigest,
     ZipArchive,
@@ -75,7 +76,8 @@ def _open_single(path: str) -> Package:
     if archive is None:
         fp.close()
         return FilesPackage([path], digest)
-    pending = PendingDigest(fp, path)
+    # Hash on a thread while the audit runs, where positional reads allow it.
+    pending: str | PendingDigest = PendingDigest(fp, path) if HAS_PREAD else sha256_of(fp, path)
     kind = layout.detect_kind({info.filename for info in archive.infos()})
     if kind is PackageKind.APKS:
         return ApksPackage(path, pending, archive)

@@ -70,6 +70,10 @@ def sha256_of(fp: IO[bytes], path: str) -> str:
     return digest.hexdigest()
 
 
+HAS_PREAD = hasattr(os, "pread")
+"""Positional reads (POSIX); without them digests are computed in the caller's thread."""
+
+
 def hash_range(fd: int, start: int, end: int | None) -> tuple[str, int, int]:
     """(sha256, CRC-32, bytes read) of ``fd`` from ``start`` to ``end`` (None: end of file),
     read with ``pread``: the file offset does not move, and nothing stays resident."""
@@ -252,6 +256,8 @@ class ZipArchive:
         waits for nor makes the whole library resident; the parser touches only the pages of the
         tables it reads. A 100 MB libtorch costs a few MB of memory instead of 100.
         """
+        if not HAS_PREAD:
+            return None  # Windows: no os.pread; the buffered read is correct, only slower
         if info.flag_bits & _ENCRYPTED or info.compress_type != zipfile.ZIP_STORED or info.file_size == 0:
             return None
         start = self.data_offset(info)
