@@ -41,15 +41,20 @@ class NotFoundError(NetworkError):
 
 def redact(url: str) -> str:
     """``url`` without credentials (``https://***@host/...``), fit for a message or a log."""
+    if "://" in url:
+        scheme, rest = url.split("://", 1)
+        # Credentials end at the last "@" before the path; a password with a raw "/" (it should
+        # be percent-encoded, but is not always) would hide that "@" from urlsplit.
+        head = rest.split("?", 1)[0].split("#", 1)[0]
+        if "@" in head and "@" not in rest.split("/", 1)[0]:
+            return f"{scheme}://***@{rest[head.rindex('@') + 1 :]}"
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparsable URL>"
-    if parts.username is None and parts.password is None:
+    if "@" not in parts.netloc:
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    host = parts.netloc.rpartition("@")[2]  # as written: .port raises on a bad port
     return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
 
 

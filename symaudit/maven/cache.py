@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from symaudit.errors import InputError
-from symaudit.maven.coordinates import Coordinate
+from symaudit.maven.coordinates import Coordinate, valid_part
 
 APP_NAME = "symaudit"
 
@@ -134,7 +134,12 @@ class Cache:
         for path in sorted(root.glob("*/*/*.json")):
             version, _, extension = path.name[: -len(".json")].rpartition(".")
             entry = self._read_json(path)
-            if version and isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
+            if (
+                valid_part(version)
+                and valid_part(extension)
+                and isinstance(entry, dict)
+                and isinstance(entry.get("sha256"), str)
+            ):
                 yield Coordinate(path.parent.parent.name, path.parent.name, version, extension), entry
 
     def manifest(self, sha256: str) -> Any:
@@ -149,4 +154,4 @@ class Cache:
         index = self.root / "index" / coordinate.group / coordinate.artifact
         suffix = f".{coordinate.extension}.json"
         found |= {p.name[: -len(suffix)] for p in index.glob(f"*{suffix}")}
-        return found
+        return {v for v in found if valid_part(v)}

@@ -23,7 +23,7 @@ from symaudit.errors import InputError, NetworkError
 from symaudit.http import Http, NotFoundError, redact
 from symaudit.maven import local
 from symaudit.maven.cache import Cache, atomic_file
-from symaudit.maven.coordinates import Coordinate, version_key
+from symaudit.maven.coordinates import Coordinate, valid_part, version_key
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,9 @@ def parse_metadata(data: bytes, url: str) -> list[str]:
     versions = [(v.text or "").strip() for v in root.iterfind("./versioning/versions/version")]
     if not versions or not all(versions):
         raise RepositoryDataError(f"{redact(url)}: not a valid maven-metadata.xml (no versions listed)")
+    bad = [v for v in versions if not valid_part(v)]
+    if bad:
+        raise RepositoryDataError(f"{redact(url)}: not a valid maven-metadata.xml (version {bad[0][:80]!r})")
     return versions
 
 
@@ -158,13 +161,14 @@ class MavenClient:
         (cached for a day), plus whatever the local caches hold."""
         found = self.known_versions(module)
         cached = self.cache.versions(module)
-        fresh = cached is not None and cached[2] == list(self.repos) and self._clock() - cached[1] < self._ttl
+        repos = [redact(r) for r in self.repos]  # the cache file never holds a password
+        fresh = cached is not None and cached[2] == repos and self._clock() - cached[1] < self._ttl
         if self.offline or fresh:
             if cached is not None:
                 found.update(cached[0])
             return sorted(found, key=version_key)
         remote = self._fetch_versions(module)
-        self.cache.store_versions(module, sorted(remote, key=version_key), self._clock(), list(self.repos))
+        self.cache.store_versions(module, sorted(remote, key=version_key), self._clock(), repos)
         return sorted(found | remote, key=version_key)
 
     def held_versions(self, module: Coordinate) -> set[str]:
@@ -292,6 +296,8 @@ class MavenClient:
         raise NotFoundError(f"{coordinate}: not found in {', '.join(map(redact, self.repos))}")
 
     def _download_from(self, url: str, coordinate: Coordinate) -> Artifact:
+        """Stream ``url`` into the cache; kept only when its checksum matches (and it is not
+        over :data:`MAX_ARTIFACT_BYTES`, whatever the server claims)."""
         algorithm, expected = self._expected(url)
         target = self.cache.artifact_path(coordinate)
         with atomic_file(target) as handle:
@@ -299,6 +305,11 @@ class MavenClient:
             def write(size: int | None, chunks: Iterator[bytes]) -> tuple[str, str]:
                 handle.seek(0)
                 handle.truncate()
+                if size is not None and size > MAX_ARTIFACT_BYTES:
+                    raise RepositoryDataError(
+                        f"{redact(url)}: {size} bytes is over the {MAX_ARTIFACT_BYTES}-byte limit for an artifact"
+                    )
+                chunks = _capped(chunks, url)
                 digests = {"sha1": hashlib.sha1(), "sha256": hashlib.sha256()}
                 if self._progress is None:
                     for chunk in chunks:
@@ -321,3 +332,19 @@ class MavenClient:
                     " (file discarded)"
                 )
         return Artifact(coordinate, target, sha256, "download")
+
+
+MAX_ARTIFACT_BYTES = 2 << 30
+"""Largest reference artifact downloaded (pytorch_android AARs are about 100 MB): a hostile or
+broken repository cannot fill the disk before the checksum would reject the file."""
+
+
+def _capped(chunks: Iterator[bytes], url: str) -> Iterator[bytes]:
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > MAX_ARTIFACT_BYTES:
+            raise RepositoryDataError(
+                f"{redact(url)}: more than {MAX_ARTIFACT_BYTES} bytes; download abandoned"
+            )
+        yield chunk

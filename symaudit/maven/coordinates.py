@@ -7,7 +7,13 @@ from dataclasses import dataclass, replace
 
 from symaudit.errors import InputError
 
-_PART = re.compile(r"^[A-Za-z0-9_.\-+]+$")
+_PART = re.compile(r"[A-Za-z0-9_.\-+]+")
+
+
+def valid_part(text: str) -> bool:
+    """A group, artifact, version or extension that is one plain path component: never ``..``,
+    a separator or a newline (a version from maven-metadata.xml becomes a cache path)."""
+    return _PART.fullmatch(text) is not None and ".." not in text and text != "."
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -22,9 +28,9 @@ class Coordinate:
         """``org.pytorch:pytorch_android:2.1.0`` (version optional; ``@jar`` picks the extension)."""
         body, _, extension = text.strip().partition("@")
         parts = body.split(":")
-        if len(parts) not in (2, 3) or not all(_PART.match(p) for p in parts) or ".." in body:
+        if len(parts) not in (2, 3) or not all(valid_part(p) for p in parts):
             raise InputError(f"{text}: not a Maven coordinate (expected group:artifact[:version])")
-        if extension and not _PART.match(extension):
+        if extension and not valid_part(extension):
             raise InputError(f"{text}: not a Maven coordinate (bad extension {extension!r})")
         version = parts[2] if len(parts) == 3 else None
         return cls(parts[0], parts[1], version, extension or "aar")
@@ -33,9 +39,11 @@ class Coordinate:
     def looks_like(cls, text: str) -> bool:
         """True for ``a:b`` or ``a:b:c`` text that is not a path (``C:\\x`` has one part of 1 char)."""
         parts = text.split("@", 1)[0].split(":")
-        return len(parts) in (2, 3) and all(_PART.match(p) for p in parts) and len(parts[0]) > 1
+        return len(parts) in (2, 3) and all(_PART.fullmatch(p) for p in parts) and len(parts[0]) > 1
 
     def with_version(self, version: str) -> Coordinate:
+        if not valid_part(version):
+            raise InputError(f"{self}: {version!r} is not a Maven version")
         return replace(self, version=version)
 
     @property

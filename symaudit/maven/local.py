@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from symaudit.maven.coordinates import Coordinate
+from symaudit.maven.coordinates import Coordinate, valid_part
 
 
 def gradle_home(env: Mapping[str, str] | None = None) -> Path:
@@ -54,6 +54,8 @@ def local_versions(gradle: Path, m2: Path, coordinate: Coordinate) -> set[str]:
         except OSError:
             continue
         for child in children:
+            if not valid_part(child.name):
+                continue  # not a version folder symaudit could name (nor safely join to paths)
             version = coordinate.with_version(child.name)
             if any(True for _ in gradle_candidates(gradle, version)) or maven_candidate(m2, version):
                 found.add(child.name)
