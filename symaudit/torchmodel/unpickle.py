@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 from collections.abc import Callable
 from typing import Any
 
@@ -95,6 +96,24 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., object]] = {
 """What TorchScript's pickler may name, mapped to harmless stand-ins (never the real functions)."""
 
 
+class _StandIn:
+    """What ``find_class`` hands the pickle: callable, but with no ``__dict__`` and no settable
+    attribute, so a ``BUILD`` aimed at it fails instead of changing the shared stand-in function
+    (its ``__dict__`` or ``__kwdefaults__``) for every later load."""
+
+    __slots__ = ("_call",)
+    _call: Callable[..., object]
+
+    def __init__(self, call: Callable[..., object]) -> None:
+        object.__setattr__(self, "_call", call)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot set {name!r} on a pickle stand-in")
+
+    def __call__(self, *args: object) -> object:
+        return self._call(*args)
+
+
 class _Restricted(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         stand_in = ALLOWED_GLOBALS.get((module, name))
@@ -103,15 +122,38 @@ class _Restricted(pickle.Unpickler):
                 f"refuses to import {module}.{name}: a model pickle may only name tensor and "
                 "container helpers (a malicious or non-TorchScript pickle)"
             )
-        return stand_in
+        return _StandIn(stand_in)
 
     def persistent_load(self, pid: Any) -> Placeholder:
         return Placeholder("storage")
 
 
+MAX_PICKLE_OPS = 4_000_000
+"""Opcodes a pickle may hold. A real ``bytecode.pkl`` has about one per 3 bytes (a few MB: under
+2 million); most opcodes build an object of some 70 bytes, so without this bound the 64 MB a
+member may inflate to (from a ~60 KB zip) would cost ~5 GB of lists."""
+
+
+def _count_opcodes(data: bytes) -> None:
+    """Walk the opcodes (pure Python, ~5 million a second, nothing built) and refuse more than
+    :data:`MAX_PICKLE_OPS` before the C unpickler allocates anything."""
+    count = 0
+    try:
+        for _ in pickletools.genops(io.BytesIO(data)):
+            count += 1
+            if count > MAX_PICKLE_OPS:
+                raise PickleBroken(f"more than {MAX_PICKLE_OPS} opcodes: too large to unpickle")
+    except PickleBroken:
+        raise
+    except Exception as exc:  # ValueError and friends on bytes that are no pickle
+        detail = str(exc) or exc.__class__.__name__
+        raise PickleBroken(f"not a readable pickle ({exc.__class__.__name__}: {detail[:200]})") from None
+
+
 def load_restricted(data: bytes) -> object:
     """The pickled value, rebuilt without importing or calling anything outside
     :data:`ALLOWED_GLOBALS`. Raises :class:`PickleRejected` or :class:`PickleBroken`."""
+    _count_opcodes(data)
     try:
         return _Restricted(io.BytesIO(data)).load()
     except PickleRejected:

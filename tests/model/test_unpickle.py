@@ -57,3 +57,42 @@ def test_malicious_bytecode_makes_the_model_unreadable_with_the_reason(tmp_path:
     assert result.returncode == 1, result.stderr
     assert "model-unreadable" in result.stdout and "os.system" in result.stdout
     assert not marker.exists()
+
+
+def test_build_cannot_change_an_allowed_stand_in_for_later_loads() -> None:
+    # GLOBAL torch.FloatStorage, {"__doc__": "pwn"}, BUILD: pickle would update the stand-in's
+    # __dict__ (a module-level function shared by every later load).
+    state = b"}X\x07\x00\x00\x00__doc__X\x03\x00\x00\x00pwns"
+    with pytest.raises(PickleBroken):
+        load_restricted(b"\x80\x02ctorch\nFloatStorage\n" + state + b"b.")
+    # slot state: setattr(stand_in, "__kwdefaults__", {"_n": "pwnd"}) would relabel every storage
+    slots = b"N}X\x0e\x00\x00\x00__kwdefaults__}X\x02\x00\x00\x00_nX\x04\x00\x00\x00pwndss\x86"
+    with pytest.raises(PickleBroken):
+        load_restricted(b"\x80\x02ctorch\nFloatStorage\n" + slots + b"b.")
+    value = load_restricted(b"\x80\x02ctorch\nFloatStorage\n)R.")
+    assert repr(value) == "<FloatStorage>"
+
+
+def test_a_pickle_of_millions_of_tiny_objects_is_refused_before_it_is_built() -> None:
+    # 64 MB of EMPTY_LIST compresses to ~60 KB in a .ptl, and would cost ~5 GB as list objects.
+    import symaudit.torchmodel.unpickle as unpickle
+
+    payload = b"\x80\x02" + b"]" * (unpickle.MAX_PICKLE_OPS + 1) + b"."
+    with pytest.raises(PickleBroken, match="opcodes"):
+        load_restricted(payload)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x80\x04\x8e" + (2**62).to_bytes(8, "little") + b"x.",  # BYTEARRAY8 of 4 EiB
+        b"\x80\x04\x8d" + (2**33).to_bytes(8, "little") + b"x.",  # BINUNICODE8 of 8 GiB
+        b"\x80\x05\x97.",  # NEXT_BUFFER without out-of-band buffers
+        b"\x80\x02Q.",  # BINPERSID on an empty stack
+        b"\x80\x02(\x85.",  # MARK then TUPLE1
+        b"",
+    ],
+)
+def test_huge_lengths_and_bad_stacks_are_clear_errors(payload: bytes) -> None:
+    with pytest.raises(PickleBroken):
+        load_restricted(payload)
