@@ -142,6 +142,9 @@ class GitHubClient:
         attempts: int = ATTEMPTS,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
+            # requests would quote the header with repr(), escaping what scrub() looks for.
+            raise InputError("GITHUB_TOKEN holds whitespace or control characters; no token looks like that")
         self.api_url = api_url.rstrip("/")
         self._token = token
         self._session = session or requests.Session()
@@ -206,7 +209,14 @@ class GitHubClient:
             if wait is None or attempt == self._attempts:
                 raise self._error(_describe(method, url, response, attempt if wait is not None else 0))
             wait = min(wait, self._max_wait)
-            log.debug("%s %s: HTTP %d, retrying in %.0f s (attempt %d)", method, url, status, wait, attempt)
+            log.debug(
+                "%s %s: HTTP %d, retrying in %.0f s (attempt %d)",
+                method,
+                scrub(url, self._token),
+                status,
+                wait,
+                attempt,
+            )
             self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
@@ -216,7 +226,7 @@ class GitHubClient:
         while url is not None and pages < MAX_PAGES:
             response = self.request("GET", url)
             pages += 1
-            items = _json(response, "GET", url)
+            items = self._json(response, "GET", url)
             if not isinstance(items, list):
                 raise self._error(f"GET {url}: expected a list of comments")
             yield from (item for item in items if isinstance(item, dict))
@@ -235,22 +245,25 @@ class GitHubClient:
         if existing is not None:
             comment_id = int(existing["id"])
             url = target.comment_url(comment_id)
-            data = _json(self.request("PATCH", url, {"body": body}), "PATCH", url)
+            data = self._json(self.request("PATCH", url, {"body": body}), "PATCH", url)
             action = "updated"
         else:
             url = target.comments_url
-            data = _json(self.request("POST", url, {"body": body}), "POST", url)
+            data = self._json(self.request("POST", url, {"body": body}), "POST", url)
             action = "created"
             comment_id = int(data["id"]) if isinstance(data, dict) and isinstance(data.get("id"), int) else 0
         html_url = data.get("html_url") if isinstance(data, dict) else None
-        return Outcome(action, comment_id, html_url if isinstance(html_url, str) else None)
+        return Outcome(
+            action, comment_id, scrub(html_url, self._token) if isinstance(html_url, str) else None
+        )
 
-
-def _json(response: requests.Response, method: str, url: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise NetworkError(f"{method} {url}: HTTP {response.status_code}: the response is not JSON") from None
+    def _json(self, response: requests.Response, method: str, url: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise self._error(
+                f"{method} {url}: HTTP {response.status_code}: the response is not JSON"
+            ) from None
 
 
 def _api_message(response: requests.Response) -> str:

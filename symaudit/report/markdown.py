@@ -8,6 +8,7 @@ turns green when a pull request fixes the problem.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from symaudit.audit import Report
@@ -21,13 +22,28 @@ MAX_ROWS = 50
 
 
 def _cell(text: str) -> str:
-    return text.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+    return _one_line(text).replace("|", "\\|")
 
 
-def _code(text: str) -> str:
-    fence = "``" if "`" in text else "`"
+def _one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+_MARKUP = frozenset("\\`*_<>[]|~&")
+
+
+def _text(text: str) -> str:
+    """Plain text (a message quoting ``std::vector<int>`` or ``char*``) that Markdown must not read
+    as HTML, emphasis or a link; also safe in a table cell (``|`` escaped)."""
+    return "".join(f"\\{char}" if char in _MARKUP else char for char in _one_line(text))
+
+
+def _code(text: str, *, table: bool = False) -> str:
+    """A code span. Inside a table GitHub needs ``\\|`` even in code; outside one the backslash shows."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{_cell(text)}{pad}{fence}"
+    return f"{fence}{pad}{_cell(text) if table else _one_line(text)}{pad}{fence}"
 
 
 def _subject(finding: Finding) -> str:
@@ -74,9 +90,9 @@ def _row(finding: Finding) -> tuple[str, ...]:
     subject = _subject(finding)
     return (
         f"{_ICONS[finding.severity]} {finding.severity.value}",
-        _code(finding.rule),
-        _code(finding.library) if finding.library else "(package)",
-        _code(subject) if subject else "",
+        _code(finding.rule, table=True),
+        _code(finding.library, table=True) if finding.library else "(package)",
+        _code(subject, table=True) if subject else "",
     )
 
 
@@ -114,7 +130,7 @@ def _details(findings: tuple[Finding, ...]) -> list[str]:
         what = f" — {_code(subject)}" if subject else ""
         lines.append(f"{title} `{rule}`{what}" + (f" ({abis})" if abis else ""))
         first = members[0]
-        lines.append(f"- on device: {_cell(first.message)}")
+        lines.append(f"- on device: {_text(first.message)}")
         if first.searched:
             lines.append(f"- searched: {' → '.join(_code(name) for name in first.searched)}")
         affected = sorted({name for f in members for name in f.affected})

@@ -264,3 +264,42 @@ def test_long_bodies_are_cut_below_the_limit_with_a_note() -> None:
     assert len(body) <= github_comment.MAX_BODY
     assert body.startswith(MARKER) and "truncated" in body and "</details>" in body
     assert github_comment.comment_body("short\n") == f"{MARKER}\nshort\n"
+
+
+def test_a_token_with_a_line_break_is_refused_without_quoting_it(httpserver: HTTPServer) -> None:
+    # requests quotes a bad header value with repr(), which escapes the line break, so replacing
+    # the token as given would miss it: such a token must be refused before it reaches requests.
+    fake = FakeGitHub(httpserver, TOKEN).install()
+    token = "ghs_FirstHalf0of0token\nSecondHalf0of0token"
+    with pytest.raises((InputError, NetworkError)) as info:
+        client = github_comment.GitHubClient(fake.api_url, token, sleep=lambda _: None)
+        client.find_comment(github_comment.Target(fake.api_url, fake.repo, fake.pr))
+    assert "FirstHalf" not in str(info.value) and "SecondHalf" not in str(info.value)
+    assert fake.requests == []
+
+
+def test_a_server_echoing_the_token_in_a_link_or_url_does_not_get_it_printed(httpserver: HTTPServer) -> None:
+    base = httpserver.url_for("/").rstrip("/")
+    httpserver.expect_ordered_request("/repos/octo/app/issues/7/comments", method="GET").respond_with_json(
+        [], headers={"Link": f'<{base}/repos/octo/app/issues/7/comments?page=2&t={TOKEN}>; rel="next"'}
+    )
+    httpserver.expect_ordered_request("/repos/octo/app/issues/7/comments", method="GET").respond_with_data(
+        "<html>not json</html>", content_type="text/html"
+    )
+    client = github_comment.GitHubClient(base, TOKEN, sleep=lambda _: None)
+    target = github_comment.Target(base, "octo/app", 7)
+    with pytest.raises(NetworkError, match="not JSON") as info:
+        client.find_comment(target)
+    assert TOKEN not in str(info.value)
+
+
+def test_an_html_url_echoing_the_token_is_scrubbed(httpserver: HTTPServer) -> None:
+    base = httpserver.url_for("/").rstrip("/")
+    httpserver.expect_request("/repos/octo/app/issues/7/comments", method="GET").respond_with_json([])
+    httpserver.expect_request("/repos/octo/app/issues/7/comments", method="POST").respond_with_json(
+        {"id": 5, "html_url": f"https://github.example/octo/app/pull/7?token={TOKEN}"}, status=201
+    )
+    client = github_comment.GitHubClient(base, TOKEN, sleep=lambda _: None)
+    outcome = client.upsert(github_comment.Target(base, "octo/app", 7), f"{MARKER}\nbody")
+    assert outcome.action == "created" and outcome.html_url is not None
+    assert TOKEN not in outcome.html_url

@@ -162,3 +162,34 @@ def test_ambiguous_pairs_are_refused(
 ) -> None:
     with pytest.raises(click.UsageError, match=message):
         _format_pairs(formats, outputs, order)
+
+
+def test_markdown_pipes_are_escaped_in_tables_only_and_messages_cannot_become_html() -> None:
+    # operator| demangles with a pipe: a table needs `\|`, but a code span outside a table shows the
+    # backslash. A message quoting a template (`<int>`) must not turn into an HTML tag GitHub drops.
+    finding = Finding(
+        "unresolved-symbol",
+        Severity.ERROR,
+        "x86",
+        "liba.so",
+        "e.g. std::vector<int, std::allocator<int> >::__append(unsigned long) and f(char*, int*)",
+        "fix it",
+        symbol="_Zor3FooS_",
+    )
+    report = Report(InputRecord("app.apk", "apk", None), libs(("x86",)), (finding,))
+    lines = markdown.render(report).splitlines()
+    row = next(line for line in lines if line.startswith("| :x:"))
+    assert "`operator\\|(Foo, Foo)`" in row
+    title = next(line for line in lines if line.startswith("**`liba.so`**"))
+    assert "`operator|(Foo, Foo)`" in title and "\\|" not in title
+    message = next(line for line in lines if line.startswith("- on device:"))
+    assert "<int>" not in message and "\\<int\\>" in message and "char\\*" in message
+
+
+def test_markdown_code_spans_survive_backtick_runs() -> None:
+    finding = Finding(
+        "missing-library", Severity.ERROR, "x86", "liba.so", "not found", "fix", needed="lib``b.so"
+    )
+    report = Report(InputRecord("app.apk", "apk", None), libs(("x86",)), (finding,))
+    text = markdown.render(report)
+    assert "``` lib``b.so ```" in text or "```lib``b.so```" in text
