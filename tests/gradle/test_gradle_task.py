@@ -148,3 +148,13 @@ def test_a_missing_executable_fails_with_a_hint(gradle: str, gradle_home: Path, 
     result = run_gradle(gradle, gradle_home, root, "symauditRelease")
     assert result.returncode != 0
     assert "set symaudit.executable" in result.stderr
+
+
+def test_fail_on_from_symaudit_toml_is_honoured_when_the_build_does_not_set_it(
+    gradle: str, gradle_home: Path, tmp_path: Path
+) -> None:
+    root = project(tmp_path / "configured", apk="wenet-new-runtime.apk")
+    (root / "symaudit.toml").write_text('fail-on = "never"\n')
+    result = run_gradle(gradle, gradle_home, root, "symauditRelease")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAIL: 4 error(s)" in result.stdout  # still reported, just not failing the build
