@@ -128,6 +128,10 @@ def max_wait(environ: Mapping[str, str]) -> float:
         raise InputError(f"{MAX_WAIT_ENV}={value}: expected a number of seconds") from None
 
 
+class ServerError(NetworkError):
+    """GitHub answered 5xx: the request may or may not have taken effect."""
+
+
 class GitHubClient:
     """The REST calls ``symaudit comment`` makes, with timeouts, retries and error mapping."""
 
@@ -191,7 +195,14 @@ class GitHubClient:
             return 60.0  # a secondary rate limit without headers: GitHub says wait a minute
         return None
 
-    def request(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        retry_server_errors: bool = True,
+    ) -> requests.Response:
         if not url.startswith(self.api_url + "/"):
             # Never send the token to a host other than the API we were pointed at (a Link header
             # or a redirect could name one).
@@ -204,10 +215,13 @@ class GitHubClient:
             wait: float | None = None
             if status in (403, 429):
                 wait = self._rate_limit_wait(response)
-            elif status >= 500:
+            elif status >= 500 and retry_server_errors:
                 wait = float(2 ** (attempt - 1))
             if wait is None or attempt == self._attempts:
-                raise self._error(_describe(method, url, response, attempt if wait is not None else 0))
+                error = self._error(_describe(method, url, response, attempt if wait is not None else 0))
+                if status >= 500:
+                    raise ServerError(str(error))
+                raise error
             wait = min(wait, self._max_wait)
             log.debug(
                 "%s %s: HTTP %d, retrying in %.0f s (attempt %d)",
@@ -233,28 +247,47 @@ class GitHubClient:
             url = response.links.get("next", {}).get("url")
 
     def find_comment(self, target: Target) -> dict[str, Any] | None:
-        """The first comment carrying the marker (the oldest: the one the pull request shows first)."""
-        for comment in self.comments(target):
-            body = comment.get("body")
-            if isinstance(body, str) and MARKER in body and isinstance(comment.get("id"), int):
-                return comment
-        return None
+        """Our earlier comment: the oldest one that starts with the marker, a bot's first (a
+        person quoting the report, or pasting it, does not start with the hidden marker; a bot
+        is what posts with a workflow token)."""
+        ours = [
+            comment
+            for comment in self.comments(target)
+            if isinstance(comment.get("body"), str)
+            and comment["body"].lstrip().startswith(MARKER)
+            and isinstance(comment.get("id"), int)
+        ]
+        bots = [c for c in ours if isinstance(c.get("user"), dict) and c["user"].get("type") == "Bot"]
+        return (bots or ours)[0] if ours else None
 
     def upsert(self, target: Target, body: str) -> Outcome:
         existing = self.find_comment(target)
         if existing is not None:
-            comment_id = int(existing["id"])
-            url = target.comment_url(comment_id)
-            data = self._json(self.request("PATCH", url, {"body": body}), "PATCH", url)
-            action = "updated"
+            return self._update(target, int(existing["id"]), body)
         else:
             url = target.comments_url
-            data = self._json(self.request("POST", url, {"body": body}), "POST", url)
+            try:
+                # Not retried blindly: a 5xx can come after GitHub created the comment.
+                response = self.request("POST", url, {"body": body}, retry_server_errors=False)
+            except ServerError:
+                again = self.find_comment(target)
+                if again is not None:
+                    return self._update(target, int(again["id"]), body)
+                response = self.request("POST", url, {"body": body})
+            data = self._json(response, "POST", url)
             action = "created"
             comment_id = int(data["id"]) if isinstance(data, dict) and isinstance(data.get("id"), int) else 0
         html_url = data.get("html_url") if isinstance(data, dict) else None
         return Outcome(
             action, comment_id, scrub(html_url, self._token) if isinstance(html_url, str) else None
+        )
+
+    def _update(self, target: Target, comment_id: int, body: str) -> Outcome:
+        url = target.comment_url(comment_id)
+        data = self._json(self.request("PATCH", url, {"body": body}), "PATCH", url)
+        html_url = data.get("html_url") if isinstance(data, dict) else None
+        return Outcome(
+            "updated", comment_id, scrub(html_url, self._token) if isinstance(html_url, str) else None
         )
 
     def _json(self, response: requests.Response, method: str, url: str) -> Any:

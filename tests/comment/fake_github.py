@@ -39,6 +39,8 @@ class FakeGitHub:
     requests: list[Recorded] = field(default_factory=list)
     failures: list[tuple[int, dict[str, str], dict[str, Any]]] = field(default_factory=list)
     next_id: int = 1000
+    fail_after_create: int = 0
+    """POSTs that create the comment and still answer 502 (a gateway timing out behind GitHub)."""
 
     def install(self) -> FakeGitHub:
         self.server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
@@ -53,7 +55,7 @@ class FakeGitHub:
         comment = {
             "id": self.next_id,
             "body": body,
-            "user": {"login": login},
+            "user": {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"},
             "html_url": f"https://github.example/{self.repo}/pull/{self.pr}#issuecomment-{self.next_id}",
         }
         self.comments.append(comment)
@@ -77,7 +79,11 @@ class FakeGitHub:
             if request.method == "GET":
                 return self._page(int(request.args.get("page", "1")))
             if request.method == "POST":
-                return self._json(self.add_comment(body["body"], "github-actions[bot]"), 201)
+                created = self.add_comment(body["body"], "github-actions[bot]")
+                if self.fail_after_create:
+                    self.fail_after_create -= 1
+                    return self._json({"message": "Bad Gateway"}, 502)
+                return self._json(created, 201)
         match = COMMENT.match(request.path)
         if match and match["repo"] == self.repo and request.method == "PATCH":
             for comment in self.comments:

@@ -303,3 +303,26 @@ def test_an_html_url_echoing_the_token_is_scrubbed(httpserver: HTTPServer) -> No
     outcome = client.upsert(github_comment.Target(base, "octo/app", 7), f"{MARKER}\nbody")
     assert outcome.action == "created" and outcome.html_url is not None
     assert TOKEN not in outcome.html_url
+
+
+def test_a_502_after_the_comment_was_created_does_not_post_a_second_one(
+    github: FakeGitHub, reports: dict[str, Path]
+) -> None:
+    github.fail_after_create = 1
+    result = comment(github, reports["bad"])
+    assert result.returncode == 0, result.stderr
+    assert [r.method for r in github.writes()] == ["POST", "PATCH"]
+    assert len(github.comments) == 1 and github.comments[0]["body"].startswith(MARKER)
+
+
+def test_a_person_quoting_the_report_is_not_edited_and_the_bots_comment_is(
+    github: FakeGitHub, reports: dict[str, Path]
+) -> None:
+    quoted = github.add_comment(f"> {MARKER}\n> symaudit said this fails, why?", "alice")
+    pasted = github.add_comment(f"{MARKER}\nI pasted the old report here", "bob")
+    ours = github.add_comment(f"{MARKER}\nold report", "github-actions[bot]")
+    result = comment(github, reports["bad"])
+    assert result.returncode == 0, result.stderr
+    [write] = github.writes()
+    assert write.method == "PATCH" and write.path.endswith(f"/{ours['id']}")
+    assert quoted["body"].startswith("> ") and pasted["body"].endswith("old report here")
