@@ -173,7 +173,10 @@ def diff_tables(old: Mapping[str, str | None], new: Mapping[str, str | None]) ->
     )
     in_changes = {n for c in changed for n in (*c.removed, *c.added)}
     both = old.keys() & new.keys()
-    reversioned = tuple(sorted((n, old[n], new[n]) for n in both if old[n] != new[n]))
+    if (set(old.values()) | set(new.values())) - {None}:
+        reversioned = tuple(sorted((n, old[n], new[n]) for n in both if old[n] != new[n]))
+    else:  # neither side is versioned: nothing can have changed version (a C-speed check)
+        reversioned = ()
     for name, _, _ in reversioned:
         demangled[name] = demangle(name)
     return TableDiff(

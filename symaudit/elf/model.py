@@ -116,6 +116,13 @@ def gnu_hash(name: bytes) -> int:
     return total & 0xFFFFFFFF
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _name_hash(name: str) -> int:
+    """The GNU hash of a symbol name, cached: an app's libraries import the same names in every
+    ABI, and several libraries import the same runtime names."""
+    return gnu_hash(name.encode("utf-8", "surrogateescape"))
+
+
 class HashedNames:
     """The names of a large export table, left undecoded, with the library's own GNU hash table
     to look names up by: what the dynamic linker does, and what makes an audit of a
@@ -161,7 +168,7 @@ class HashedNames:
         """Export rows with this name, in ``.dynsym`` order (bionic's gnu_lookup)."""
         if not self.buckets:
             return []
-        digest = gnu_hash(name.encode("utf-8", "surrogateescape"))
+        digest = _name_hash(name)
         index = self.buckets[digest % len(self.buckets)]
         if index < self.symoffset:
             return []

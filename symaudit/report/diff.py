@@ -60,7 +60,18 @@ def render_json(result: DiffResult) -> str:
             for kind, t in (("exports", result.exports), ("imports", result.imports))
         },
     }
+    # Indented for a human-sized diff; compact beyond that, where the indenting encoder (pure
+    # Python) would cost more than the whole comparison of two 100k-symbol builds.
+    changes = sum(
+        len(t.added) + len(t.removed) + len(t.changed) + len(t.reversioned)
+        for t in (result.exports, result.imports)
+    )
+    if changes > COMPACT_ABOVE:
+        return json.dumps(data, separators=(",", ":")) + "\n"
     return json.dumps(data, indent=2) + "\n"
+
+
+COMPACT_ABOVE = 2000
 
 
 def _text_table(title: str, table: TableDiff, limit: int) -> list[str]:
