@@ -22,9 +22,9 @@ from symaudit.containers.base import LibraryEntry, Package, PackageKind, shown
 from symaudit.elf.model import ElfLibrary
 from symaudit.elf.reader import CorruptElfError, read_elf
 from symaudit.errors import InputError, MemberError
-from symaudit.findings import Finding, sort_key
+from symaudit.findings import Finding, Severity, sort_key
 from symaudit.manifest import AppFacts
-from symaudit.rules.core import CORRUPT_LIBRARY
+from symaudit.rules.core import CORRUPT_LIBRARY, MISSING_LIBRARY
 
 UNKNOWN_ABI = "unknown"
 
@@ -259,6 +259,20 @@ def _corrupt(parsed: _Parsed, affected: tuple[str, ...]) -> Finding:
     )
 
 
+def _outside_aar(finding: Finding) -> Finding:
+    """An AAR is not what the device loads: a library it needs may come from another dependency
+    of the app (fbjni, the C++ runtime). A warning here; in the app's APK it is an error."""
+    return replace(
+        finding,
+        severity=Severity.WARNING,
+        message=f"{finding.message} (not in this AAR: the app must package it from another dependency)",
+        hint=(
+            f"Make sure the app gets {finding.needed} for this ABI: declare the dependency that ships it in "
+            "this library's POM, or check the app with `symaudit apk`, where a missing library is an error."
+        ),
+    )
+
+
 def _dependents(broken: str, groups: Mapping[str, LoadGroup]) -> tuple[str, ...]:
     return tuple(sorted(root for root, group in groups.items() if broken in group.unloadable))
 
@@ -349,6 +363,8 @@ def audit_package(
         for finding in arch_findings:
             findings.append(replace(finding, affected=_dependents(finding.library or "", groups)))
         abi_findings = list(linker_findings)
+        if package.kind is PackageKind.AAR:
+            abi_findings = [_outside_aar(f) if f.rule == MISSING_LIBRARY.id else f for f in abi_findings]
         for analysis in analyses:
             abi_findings.extend(analysis(context))
         for refine in refiners:

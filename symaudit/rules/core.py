@@ -35,6 +35,8 @@ MISSING_LIBRARY = define_rule(
 ## What it finds
 A DT_NEEDED entry of a packaged library naming a library that is not in the same ABI directory
 of the package and is not one of the NDK's public platform libraries.
+In an AAR, which is not what the device loads, it is a warning: the app may package the library
+from another dependency (fbjni, the C++ runtime); in an APK, AAB or APKS it is an error.
 ## Why it matters
 The load fails before any symbol is looked at: `dlopen failed: library "libfbjni.so" not found`.
 Every library whose load group contains the needing library fails with it.

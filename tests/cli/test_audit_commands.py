@@ -161,3 +161,14 @@ def test_version() -> None:
 
     result = run("--version")
     assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_a_library_an_aar_leaves_to_other_dependencies_is_a_warning() -> None:
+    # fbjni's prefab AAR ships libfbjni.so but not the libc++_shared.so it needs.
+    code, report = audit_json("aar", str(PACKAGES / "fbjni-prefab.aar"))
+    missing = [f for f in problems(report) if f["rule"] == "missing-library"]
+    assert missing and {f["needed"] for f in missing} == {"libc++_shared.so"}
+    assert {f["severity"] for f in missing} == {"warning"}
+    assert all("not in this AAR" in f["message"] for f in missing)
+    assert code == 0
+    assert run("aar", str(PACKAGES / "fbjni-prefab.aar"), "--fail-on", "warning").returncode == 1

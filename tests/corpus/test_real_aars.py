@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import jsonschema
@@ -70,13 +71,28 @@ def test_self_contained_aar_loads(
     assert code == (1 if expected else 0)
 
 
-def test_hermes_aar_alone_misses_what_react_native_ships(corpus: dict[str, Path]) -> None:
+def test_hermes_aar_alone_misses_what_react_native_ships(corpus: dict[str, Path], tmp_path: Path) -> None:
+    # An AAR is not what the device loads: what it needs from other dependencies is a warning.
     code, report = audit_json("aar", str(corpus[HERMES_RELEASE]), *IGNORE)
     expected = {
         ("missing-library", abi, "libhermes.so", needed)
         for abi in ABIS
         for needed in ("libjsi.so", "libfbjni.so", "libc++_shared.so")
     }
+    warned = {
+        (f["rule"], f["abi"], f["library"], f["needed"])
+        for f in report["findings"]
+        if f["severity"] == "warning" and f["rule"] == "missing-library"
+    }
+    assert warned == expected and not {e for e in errors(report) if e[0] == "missing-library"}
+    assert code == 0
+    # The same libraries in an app's APK: the device fails to load them, an error.
+    apk = tmp_path / "hermes-only.apk"
+    with zipfile.ZipFile(apk, "w") as archive:
+        archive.writestr("AndroidManifest.xml", b"")
+        for (abi, name), data in sorted(jni_libraries(corpus[HERMES_RELEASE]).items()):
+            archive.writestr(f"lib/{abi}/{name}", data)
+    code, report = audit_json("apk", str(apk), *IGNORE)
     assert {e for e in errors(report) if e[0] == "missing-library"} == expected
     assert code == 1
 
