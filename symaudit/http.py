@@ -90,8 +90,12 @@ class Http:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
+        deadline: float = 30 * 60.0,
     ) -> None:
         self.timeout = timeout
+        self.deadline = deadline
+        """Longest one transfer may take in all: the read timeout alone lets a server that sends a
+        byte a minute hold a download open for ever."""
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._session = session or requests.Session()
@@ -172,9 +176,14 @@ class Http:
 
     def _chunks(self, url: str, response: requests.Response, size: int | None) -> Iterator[bytes]:
         total = 0
+        ends = time.monotonic() + self.deadline
         try:
             for chunk in response.iter_content(chunk_size=256 * 1024):
                 total += len(chunk)
+                if time.monotonic() > ends:
+                    raise NetworkError(
+                        f"{redact(url)}: transfer took longer than {self.deadline:.0f} s ({total} bytes so far)"
+                    )
                 yield chunk
         except requests.RequestException as exc:
             raise TransferError(f"{redact(url)}: transfer interrupted ({exc.__class__.__name__})") from None

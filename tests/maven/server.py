@@ -74,6 +74,20 @@ def truncated(path: str) -> Fault:
     return fault
 
 
+def trickling(pieces: int, pause: float) -> Fault:
+    """A body sent a byte at a time with a pause between bytes (each read well within timeout)."""
+
+    def fault(request: Request) -> Response:
+        def stream() -> Iterator[bytes]:
+            for _ in range(pieces):
+                time.sleep(pause)
+                yield b"x"
+
+        return Response(stream(), content_type="application/octet-stream", direct_passthrough=True)
+
+    return fault
+
+
 def hanging(seconds: float) -> Fault:
     def fault(request: Request) -> Response:
         time.sleep(seconds)

@@ -222,3 +222,16 @@ def test_concurrent_downloads_never_expose_a_half_file(
     assert [name for name in cache_files(tmp_path / "cache") if name.endswith(".part")] == []
     cached = tmp_path / "cache" / "artifacts/org.pytorch/pytorch_android/2.1.0/pytorch_android-2.1.0.aar"
     assert hashlib.sha256(cached.read_bytes()).hexdigest() == SHA256_210
+
+
+def test_a_trickling_download_is_abandoned_at_the_deadline(
+    make_client, maven: MavenServer, tmp_path: Path
+) -> None:
+    from tests.maven.server import trickling
+
+    maven.always[AAR_210] = trickling(pieces=50, pause=0.05)  # each byte well within the timeout
+    client = make_client(timeout=1.0)
+    client.http.deadline = 0.5  # type: ignore[attr-defined]
+    with pytest.raises(NetworkError, match="longer than"):
+        client.resolve(TORCH_210)
+    assert not [p for p in cache_files(tmp_path / "cache") if p.endswith(".aar")]
