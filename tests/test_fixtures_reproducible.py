@@ -9,9 +9,7 @@ they run everywhere; only the symbol-version check asks ``llvm-readelf-19``.
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -21,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.required import built, need_tools
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -33,25 +33,10 @@ TORCH_LOAD_OLD = (
 )
 TORCH_LOAD_NEW = TORCH_LOAD_OLD + "b"
 VERBOSE_ABORT = "_ZNSt6__ndk122__libcpp_verbose_abortEPKcz"
-REQUIRE_ALL = os.environ.get("SYMAUDIT_REQUIRE_ALL") == "1"
-
-
-def _need(*tools: str) -> None:
-    missing = [tool for tool in tools if shutil.which(tool) is None]
-    if missing:
-        reason = f"{', '.join(missing)} not on PATH"
-        if REQUIRE_ALL:
-            pytest.fail(f"{reason}; SYMAUDIT_REQUIRE_ALL=1 forbids skipping")
-        pytest.skip(reason)
 
 
 def _lib(abi: str, variant: str, name: str) -> bytes:
-    path = LIBS / abi / variant / name
-    if not path.exists():
-        if REQUIRE_ALL:
-            pytest.fail(f"{path} is not built; SYMAUDIT_REQUIRE_ALL=1 forbids skipping")
-        pytest.skip(f"{path} is not built (scripts/build_fixtures.py)")
-    return path.read_bytes()
+    return built(LIBS / abi / variant / name).read_bytes()
 
 
 # --- a minimal ELF reader, independent of symaudit's ------------------------------------------
@@ -159,9 +144,9 @@ class Elf:
 
 
 def test_build_fixtures_check_reproduces_committed_bytes() -> None:
-    _need("clang-19", "ld.lld-19", "llvm-objcopy-19")
-    if not (LIBS.exists() and PACKAGES.exists()) and not REQUIRE_ALL:
-        pytest.skip("fixtures are not built")
+    need_tools("clang-19", "ld.lld-19", "llvm-objcopy-19")
+    built(LIBS)
+    built(PACKAGES)
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "build_fixtures.py"), "--check"],
         capture_output=True,
@@ -304,7 +289,7 @@ def test_libwenet_has_weak_and_versioned_imports() -> None:
         "liblog.so",
         "libc.so",
     ]
-    _need("llvm-readelf-19")
+    need_tools("llvm-readelf-19")
     dump = subprocess.run(
         ["llvm-readelf-19", "--dyn-syms", str(LIBS / "arm64-v8a" / "wenet-new" / "libwenet.so")],
         capture_output=True,
@@ -319,12 +304,7 @@ def test_libwenet_has_weak_and_versioned_imports() -> None:
 
 
 def _package(name: str) -> bytes:
-    path = PACKAGES / name
-    if not path.exists():
-        if REQUIRE_ALL:
-            pytest.fail(f"{path} is not built; SYMAUDIT_REQUIRE_ALL=1 forbids skipping")
-        pytest.skip(f"{path} is not built (scripts/build_fixtures.py)")
-    return path.read_bytes()
+    return built(PACKAGES / name).read_bytes()
 
 
 def _stored_libs(archive: bytes) -> Iterator[tuple[str, int, int]]:

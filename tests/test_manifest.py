@@ -67,7 +67,12 @@ def test_min_sdk_option_wins_and_says_so() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"\x03\x00\x08\x00\x20\x00\x00\x00\x01\x00\x1c\x00\xff\xff\x00\x00" + bytes(16), b"\x0a\xff\xff\xff\xff\x0f", b"\x0a\x05\x1a\x10abc", b"<manifest"],
+    [
+        b"\x03\x00\x08\x00\x20\x00\x00\x00\x01\x00\x1c\x00\xff\xff\x00\x00" + bytes(16),
+        b"\x0a\xff\xff\xff\xff\x0f",
+        b"\x0a\x05\x1a\x10abc",
+        b"<manifest",
+    ],
 )
 def test_malformed_manifests_raise_manifest_error(data: bytes) -> None:
     with pytest.raises(ManifestError):

@@ -35,8 +35,14 @@ def library(
     versions_defined: Iterable[str] = (),
 ) -> ElfLibrary:
     """exports: names or (name, version, hidden); imports: names or (name, version, version_file)."""
-    export_rows = [(e, GLOBAL_FUNC, None, False, None) if isinstance(e, str) else (e[0], GLOBAL_FUNC, e[1], e[2], None) for e in exports]
-    import_rows = [(i, GLOBAL_FUNC, None, False, None) if isinstance(i, str) else (i[0], GLOBAL_FUNC, i[1], False, i[2]) for i in imports]
+    export_rows = [
+        (e, GLOBAL_FUNC, None, False, None) if isinstance(e, str) else (e[0], GLOBAL_FUNC, e[1], e[2], None)
+        for e in exports
+    ]
+    import_rows = [
+        (i, GLOBAL_FUNC, None, False, None) if isinstance(i, str) else (i[0], GLOBAL_FUNC, i[1], False, i[2])
+        for i in imports
+    ]
     import_rows += [(w, WEAK_NOTYPE, None, False, None) for w in weak_imports]
     defined = frozenset(versions_defined)
     return ElfLibrary(

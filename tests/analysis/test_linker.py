@@ -28,7 +28,13 @@ def wenet_app(runtime_exports: list[str]) -> dict:
 def test_load_group_is_breadth_first_with_platform_libraries_in_order() -> None:
     group = load_group("libwenet.so", wenet_app([TORCH_LOAD_OLD]))
     assert group.order == (
-        "libwenet.so", "libpytorch_jni.so", "libfbjni.so", "libc++_shared.so", "liblog.so", "libc.so", "libdl.so",
+        "libwenet.so",
+        "libpytorch_jni.so",
+        "libfbjni.so",
+        "libc++_shared.so",
+        "liblog.so",
+        "libc.so",
+        "libdl.so",
     )
     assert group.platform == ("liblog.so", "libc.so", "libdl.so")
     assert group.loads
@@ -42,7 +48,10 @@ def test_old_headers_against_new_runtime_leave_torch_jit_load_unresolved() -> No
     finding = findings[0]
     assert finding.demangled is not None and finding.demangled.startswith("torch::jit::load(")
     assert finding.searched == groups["libwenet.so"].order
-    assert finding.message == f'dlopen failed: cannot locate symbol "{TORCH_LOAD_OLD}" referenced by "libwenet.so"'
+    assert (
+        finding.message
+        == f'dlopen failed: cannot locate symbol "{TORCH_LOAD_OLD}" referenced by "libwenet.so"'
+    )
 
 
 def test_matching_runtime_resolves_everything_and_weak_import_may_stay_unresolved() -> None:
@@ -88,8 +97,12 @@ def test_c_symbol_presumed_from_platform_only_when_group_reaches_one() -> None:
 
 
 def test_cxx_runtime_symbols_are_never_presumed_from_platform() -> None:
-    app = {"liba.so": library(needed=["libc.so", "libstdc++.so"],
-                              imports=["__cxa_throw", "_ZNSt6__ndk14cout", "_Znwm", "__cxa_guard_acquire", "__cxa_atexit"])}
+    app = {
+        "liba.so": library(
+            needed=["libc.so", "libstdc++.so"],
+            imports=["__cxa_throw", "_ZNSt6__ndk14cout", "_Znwm", "__cxa_guard_acquire", "__cxa_atexit"],
+        )
+    }
     _, findings = resolve_abi("arm64-v8a", app)
     # operator new and the guard come from the platform libstdc++.so, __cxa_atexit from libc.so;
     # __cxa_throw and std::__ndk1 only from libc++_shared.so.
@@ -112,17 +125,18 @@ def test_symbol_defined_outside_the_closure_gets_a_link_hint() -> None:
 
 
 def test_versioned_reference_follows_bionic_rules() -> None:
-    provider = library(exports=[("f", "V2", False), ("g", None, False), ("h", "V1", True)],
-                       versions_defined=["V1", "V2"])
+    provider = library(
+        exports=[("f", "V2", False), ("g", None, False), ("h", "V1", True)], versions_defined=["V1", "V2"]
+    )
     assert defines(provider, "f", "V2")
-    assert not defines(provider, "f", "V1")      # provider defines V1, but f is at V2
-    assert defines(provider, "g", "V3")          # V3 unknown to provider: unversioned definitions match
-    assert not defines(provider, "f", "V3")      # ...and versioned ones do not
-    assert defines(provider, "f", None)          # unversioned reference: any non-hidden definition
-    assert not defines(provider, "h", None)      # hidden (f@V1, not f@@V1) does not match unversioned
+    assert not defines(provider, "f", "V1")  # provider defines V1, but f is at V2
+    assert defines(provider, "g", "V3")  # V3 unknown to provider: unversioned definitions match
+    assert not defines(provider, "f", "V3")  # ...and versioned ones do not
+    assert defines(provider, "f", None)  # unversioned reference: any non-hidden definition
+    assert not defines(provider, "h", None)  # hidden (f@V1, not f@@V1) does not match unversioned
     assert defines(provider, "h", "V1")
     unversioned = library(exports=["f"])
-    assert defines(unversioned, "f", "LIBC")     # no versym table: anything matches
+    assert defines(unversioned, "f", "LIBC")  # no versym table: anything matches
 
 
 def test_version_file_on_platform_library_is_presumed_provided() -> None:

@@ -124,7 +124,11 @@ def test_old_libcxx_kept_by_pickfirst_leaves_verbose_abort_unresolved() -> None:
 def test_aar_and_folder_and_loose_files() -> None:
     code, report = audit_json("aar", str(PACKAGES / "pytorch_android-new.aar"))
     assert code == 0 and report["input"]["kind"] == "aar"
-    assert {lib["name"] for lib in report["libraries"]} == {"libpytorch_jni.so", "libfbjni.so", "libc++_shared.so"}
+    assert {lib["name"] for lib in report["libraries"]} == {
+        "libpytorch_jni.so",
+        "libfbjni.so",
+        "libc++_shared.so",
+    }
     code, report = audit_json("libs", str(PACKAGES / "clean-folder"))
     assert code == 0 and report["input"]["kind"] == "folder" and len(report["libraries"]) == 16
     loose = [str(PACKAGES / "clean-folder" / "arm64-v8a" / n) for n in ("libwenet.so", "libfbjni.so")]

@@ -25,6 +25,8 @@ import pytest
 from containers.builders import central_entries, set_flag, zeros_deflated
 from containers.unprivileged import NOBODY, shared_folder
 
+from tests.required import built, skip_or_fail
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 SCHEMA = json.loads((ROOT / "symaudit" / "schemas" / "report-1.json").read_text())
@@ -42,13 +44,7 @@ def problems(report: dict) -> list[dict]:
 
 
 def _fixture(relative: str) -> Path:
-    path = FIXTURES / relative
-    if not path.exists():
-        reason = f"fixture {path} is not built (scripts/build_fixtures.py)"
-        if os.environ.get("SYMAUDIT_REQUIRE_ALL"):
-            pytest.fail(f"{reason}; SYMAUDIT_REQUIRE_ALL is set")
-        pytest.skip(reason)  # fails instead under SYMAUDIT_REQUIRE_ALL, as in CI
-    return path
+    return built(FIXTURES / relative)
 
 
 @dataclass
@@ -148,10 +144,7 @@ def _forked_as_nobody(argv: list[str]) -> Result:
         texts.append(handle.read().decode())
         handle.close()
     if texts[2]:
-        reason = f"running as root and {texts[2]}; root reads any file, so no permission error"
-        if os.environ.get("SYMAUDIT_REQUIRE_ALL"):
-            pytest.fail(f"{reason} (SYMAUDIT_REQUIRE_ALL is set: CI must run this check)")
-        pytest.skip(reason)
+        skip_or_fail(f"running as root and {texts[2]}; root reads any file, so no permission error")
     return Result(os.waitstatus_to_exitcode(status), texts[0], texts[1])
 
 

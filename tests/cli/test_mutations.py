@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symaudit.cli import main
+from tests.required import built
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
@@ -41,13 +42,7 @@ MUTATION_SETTINGS = settings(
 
 
 def _fixture(relative: str) -> Path:
-    path = FIXTURES / relative
-    if not path.exists():
-        reason = f"fixture {path} is not built (scripts/build_fixtures.py)"
-        if os.environ.get("SYMAUDIT_REQUIRE_ALL"):
-            pytest.fail(f"{reason}; SYMAUDIT_REQUIRE_ALL is set")
-        pytest.skip(reason)  # fails instead under SYMAUDIT_REQUIRE_ALL, as in CI
-    return path
+    return built(FIXTURES / relative)
 
 
 def _bytes_or_none(relative: str) -> bytes | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 import struct
 import zipfile
@@ -19,6 +18,7 @@ import pytest
 
 from symaudit.containers import LibraryEntry, Package, PackageKind, open_package
 from symaudit.containers.base import KNOWN_ABIS
+from tests.required import built
 
 from .builders import central_entries
 
@@ -35,13 +35,7 @@ LAYOUTS = {
 
 
 def _fixture(name: str) -> Path:
-    path = PACKAGES / name
-    if not path.exists():
-        reason = f"fixture {path} is not built (scripts/build_fixtures.py)"
-        if os.environ.get("SYMAUDIT_REQUIRE_ALL"):
-            pytest.fail(f"{reason}; SYMAUDIT_REQUIRE_ALL is set")
-        pytest.skip(reason)  # fails instead under SYMAUDIT_REQUIRE_ALL, as in CI
-    return path
+    return built(PACKAGES / name)
 
 
 def _stored_offset_points_at_elf(archive: bytes, entry: LibraryEntry) -> None:

@@ -15,13 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.required import skip_or_fail
+
 READELF = "llvm-readelf-19"
-
-
-def skip_or_fail(reason: str) -> None:
-    if os.environ.get("SYMAUDIT_REQUIRE_ALL"):
-        pytest.fail(f"{reason} (SYMAUDIT_REQUIRE_ALL is set: CI must run this check)")
-    pytest.skip(reason)
 
 
 def corpus_dir() -> Path:

@@ -6,21 +6,13 @@ it when ``SYMAUDIT_REQUIRE_ALL`` is set, as in CI: a green run there means every
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
-from typing import NoReturn
 
-import pytest
+from tests.required import skip_or_fail  # noqa: F401 - re-exported for the elf tests
 
 LIBS = Path(__file__).resolve().parents[2] / "fixtures" / "libs"
 ABIS = ("arm64-v8a", "armeabi-v7a", "x86", "x86_64")
-
-
-def skip_or_fail(reason: str) -> NoReturn:
-    if os.environ.get("SYMAUDIT_REQUIRE_ALL"):
-        pytest.fail(f"{reason} (SYMAUDIT_REQUIRE_ALL is set: CI must run this check)")
-    pytest.skip(reason)
 
 
 def all_libs() -> list[Path]:

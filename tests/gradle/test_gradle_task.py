@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.required import skip_or_fail
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ROOT / "fixtures" / "packages"
 PLUGIN = ROOT / "integrations" / "gradle" / "symaudit.gradle"
@@ -25,9 +27,7 @@ GRADLE = shutil.which("gradle")
 @pytest.fixture(scope="module")
 def gradle() -> str:
     if GRADLE is None:
-        if os.environ.get("SYMAUDIT_REQUIRE_ALL"):
-            pytest.fail("gradle is not installed (SYMAUDIT_REQUIRE_ALL is set: CI must run this check)")
-        pytest.skip("gradle is not installed")
+        skip_or_fail("gradle is not installed")
     return GRADLE
 
 

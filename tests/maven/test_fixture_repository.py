@@ -4,15 +4,12 @@ checksum files and metadata agree with the artifacts."""
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from symaudit.maven.client import parse_metadata
+from tests.required import need_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 MAVEN = ROOT / "fixtures" / "maven"
@@ -37,10 +34,7 @@ def test_checksums_and_metadata_agree_with_the_artifacts() -> None:
 
 
 def test_rebuild_reproduces_the_committed_repository() -> None:
-    if any(shutil.which(tool) is None for tool in TOOLS):
-        if os.environ.get("SYMAUDIT_REQUIRE_ALL") == "1":
-            pytest.fail("clang-19/lld-19 missing: CI must rebuild fixtures/maven")
-        pytest.skip("clang-19/lld-19 not installed")
+    need_tools(*TOOLS)
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "build_maven_fixtures.py"), "--check"],
         capture_output=True,
