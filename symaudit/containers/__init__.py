@@ -77,7 +77,7 @@ def _open_single(path: str) -> Package:
         fp.close()
         return FilesPackage([path], digest)
     # Hash on a thread while the audit runs, where positional reads allow it.
-    pending: str | PendingDigest = PendingDigest(fp, path) if HAS_PREAD else sha256_of(fp, path)
+    pending: str | PendingDigest = PendingDigest(fp.fileno(), path) if HAS_PREAD else sha256_of(fp, path)
     kind = layout.detect_kind({info.filename for info in archive.infos()})
     if kind is PackageKind.APKS:
         return ApksPackage(path, pending, archive)

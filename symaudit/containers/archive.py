@@ -93,30 +93,51 @@ def hash_range(fd: int, start: int, end: int | None) -> tuple[str, int, int]:
 
 
 class PendingDigest:
-    """The sha256 of a whole input file, computed on a thread while the libraries are parsed.
+    """The sha256 of a file, or of a stored member's span of it, computed on a thread while the
+    libraries are parsed.
 
-    hashlib releases the GIL on large updates, so on a multi-core machine hashing a 50 MB APK
-    costs no wall time. The thread reads a duplicate of the caller's descriptor with ``pread``:
-    it never moves the caller's file offset, and closing the package does not close it.
+    hashlib and zlib release the GIL on large buffers, so on a multi-core machine hashing a 50 MB
+    APK costs no wall time. The thread reads a duplicate of the caller's descriptor with
+    ``pread``: it never moves the caller's file offset, and closing the package does not close it.
+    For a member, ``span`` is its data and ``crc`` the CRC-32 its zip header declares: a short
+    read or another CRC makes :meth:`value` raise ``error``.
     """
 
-    def __init__(self, fp: IO[bytes], path: str) -> None:
-        self._path = path
-        self._fd = os.dup(fp.fileno())
+    def __init__(
+        self,
+        fd: int,
+        where: str,
+        span: tuple[int, int] | None = None,
+        crc: int | None = None,
+        error: type[InputError] = InputError,
+    ) -> None:
+        self._fd = os.dup(fd)
+        self._where = where
+        self._span = span
+        self._crc = crc
+        self._error_type = error
         self._result: str | None = None
         self._error: InputError | None = None
         self._thread = threading.Thread(target=self._run, name="symaudit-sha256", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        start, end = self._span or (0, None)
         try:
-            self._result, _, _ = hash_range(self._fd, 0, None)
+            digest, crc, read = hash_range(self._fd, start, end)
+            if end is not None and read < end - start:
+                self._error = self._error_type(f"{self._where}: truncated")
+            elif self._crc is not None and crc != self._crc:
+                self._error = self._error_type(f"{self._where}: bad CRC-32 (corrupt data)")
+            else:
+                self._result = digest
         except OSError as exc:
-            self._error = InputError(f"{self._path}: read error ({exc.strerror or exc})")
+            self._error = self._error_type(f"{self._where}: read error ({exc.strerror or exc})")
         finally:
             os.close(self._fd)
 
     def value(self) -> str:
+        """The sha256; raises the error given at construction when the data is not as declared."""
         self._thread.join()
         if self._error is not None:
             raise self._error
@@ -272,7 +293,9 @@ class ZipArchive:
             return None  # the buffered read reports whatever is wrong
         where = f"{self.label}: {shown(info.filename)}"
         return Mapped(
-            memoryview(mapping)[start - base :], mapping, _MemberDigest(fd, start, end, info.CRC, where)
+            memoryview(mapping)[start - base :],
+            mapping,
+            PendingDigest(fd, where, (start, end), info.CRC, MemberError),
         )
 
     def close(self) -> None:
@@ -280,50 +303,11 @@ class ZipArchive:
         self._fp.close()
 
 
-class _MemberDigest:
-    """CRC-32 check and sha256 of a stored member, from ``pread`` chunks on a thread: zlib and
-    hashlib release the GIL, so a second core hashes while the main thread parses, and hashing
-    never makes the whole library resident."""
-
-    def __init__(self, fd: int, start: int, end: int, crc: int, where: str) -> None:
-        self._fd = os.dup(fd)
-        self._span = (start, end)
-        self._crc = crc
-        self._where = where
-        self._result: str | None = None
-        self._error: MemberError | None = None
-        self._thread = threading.Thread(target=self._run, name="symaudit-member-sha256", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        start, end = self._span
-        try:
-            digest, crc, read = hash_range(self._fd, start, end)
-            if read < end - start:
-                self._error = MemberError(f"{self._where}: truncated")
-            elif crc != self._crc:
-                self._error = MemberError(f"{self._where}: bad CRC-32 (corrupt data)")
-            else:
-                self._result = digest
-        except OSError as exc:
-            self._error = MemberError(f"{self._where}: read error ({exc.strerror or exc})")
-        finally:
-            os.close(self._fd)
-
-    def value(self) -> str:
-        """The sha256; raises MemberError when the member's CRC-32 does not match."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
-
-
 class Mapped:
     """Bytes of one library mapped read-only from the package file, and their digest (being
     computed); ``release`` unmaps them."""
 
-    def __init__(self, view: memoryview, mapping: mmap.mmap, digest: _MemberDigest) -> None:
+    def __init__(self, view: memoryview, mapping: mmap.mmap, digest: PendingDigest) -> None:
         self.view = view
         self.digest = digest
         self._mapping = mapping
