@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from symaudit.findings import Finding
+from symaudit.findings import Finding, Rule
 from symaudit.rules.models import (
     MODEL_BYTECODE_TOO_NEW,
     MODEL_FORMAT_TOO_NEW,
@@ -51,46 +51,46 @@ def check_model(path: str, model: TorchModel, runtime: Runtime) -> list[Finding]
     """Everything in ``model`` that ``runtime`` cannot load."""
     findings: list[Finding] = []
     facts = (("model", path), ("runtime", runtime.label), ("reference", runtime.reference))
+
+    def found(
+        rule: Rule, message: str, hint: str, *extra: tuple[str, object], symbol: str | None = None
+    ) -> None:
+        findings.append(
+            Finding(
+                rule=rule.id,
+                severity=rule.severity,
+                symbol=symbol,
+                message=message,
+                hint=hint,
+                extra=(*facts, *extra),
+                abi=runtime.abi,
+                library=path,
+                path=path,
+            )
+        )
+
     limits = runtime.limits
     if limits is not None and limits.max_file_format_version is not None:
         if model.file_format_version > limits.max_file_format_version:
-            findings.append(
-                Finding(
-                    rule=MODEL_FORMAT_TOO_NEW.id,
-                    severity=MODEL_FORMAT_TOO_NEW.severity,
-                    message=f"model {path} has file-format version {model.file_format_version}; "
-                    f"{runtime.label} ({limits.version}) reads up to {limits.max_file_format_version}",
-                    hint=f"Upgrade the runtime, or re-export the model with a PyTorch release that writes "
-                    f"format {limits.max_file_format_version} or lower (avoid the versioned operators).",
-                    extra=(
-                        *facts,
-                        ("file_format_version", model.file_format_version),
-                        ("max_file_format_version", limits.max_file_format_version),
-                    ),
-                    abi=runtime.abi,
-                    library=path,
-                    path=path,
-                )
+            found(
+                MODEL_FORMAT_TOO_NEW,
+                f"model {path} has file-format version {model.file_format_version}; "
+                f"{runtime.label} ({limits.version}) reads up to {limits.max_file_format_version}",
+                f"Upgrade the runtime, or re-export the model with a PyTorch release that writes "
+                f"format {limits.max_file_format_version} or lower (avoid the versioned operators).",
+                ("file_format_version", model.file_format_version),
+                ("max_file_format_version", limits.max_file_format_version),
             )
     if limits is not None and limits.max_bytecode_version is not None and model.bytecode_version is not None:
         if model.bytecode_version > limits.max_bytecode_version:
-            findings.append(
-                Finding(
-                    rule=MODEL_BYTECODE_TOO_NEW.id,
-                    severity=MODEL_BYTECODE_TOO_NEW.severity,
-                    message=f"lite model {path} has bytecode version {model.bytecode_version}; "
-                    f"{runtime.label} ({limits.version}) loads up to {limits.max_bytecode_version}",
-                    hint=f"Upgrade the runtime, or backport the model: torch.jit.mobile._backport_for_mobile("
-                    f"'{path.rsplit('/', 1)[-1]}', 'out.ptl', {limits.max_bytecode_version}).",
-                    extra=(
-                        *facts,
-                        ("bytecode_version", model.bytecode_version),
-                        ("max_bytecode_version", limits.max_bytecode_version),
-                    ),
-                    abi=runtime.abi,
-                    library=path,
-                    path=path,
-                )
+            found(
+                MODEL_BYTECODE_TOO_NEW,
+                f"lite model {path} has bytecode version {model.bytecode_version}; "
+                f"{runtime.label} ({limits.version}) loads up to {limits.max_bytecode_version}",
+                f"Upgrade the runtime, or backport the model: torch.jit.mobile._backport_for_mobile("
+                f"'{path.rsplit('/', 1)[-1]}', 'out.ptl', {limits.max_bytecode_version}).",
+                ("bytecode_version", model.bytecode_version),
+                ("max_bytecode_version", limits.max_bytecode_version),
             )
     for operator in model.operators:
         if runtime.operators.has(operator):
@@ -103,17 +103,11 @@ def check_model(path: str, model: TorchModel, runtime: Runtime) -> list[Finding]
             hint = f"{runtime.label} has other overloads of {operator.name} but not '{operator.overload}'; re-export the model with the runtime's PyTorch release."
         else:
             hint = f"Ship a runtime that registers {operator.name} (for a selective build, add it to the operator list), or re-export the model without it."
-        findings.append(
-            Finding(
-                rule=MODEL_OPERATOR_MISSING.id,
-                severity=MODEL_OPERATOR_MISSING.severity,
-                symbol=operator.qualified,
-                message=f"model {path} calls {operator.qualified}, which {runtime.label} does not register",
-                hint=hint,
-                extra=(*facts, ("since", since)),
-                abi=runtime.abi,
-                library=path,
-                path=path,
-            )
+        found(
+            MODEL_OPERATOR_MISSING,
+            f"model {path} calls {operator.qualified}, which {runtime.label} does not register",
+            hint,
+            ("since", since),
+            symbol=operator.qualified,
         )
     return findings
