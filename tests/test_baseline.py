@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -15,24 +12,12 @@ import pytest
 from symaudit.baseline import load_baseline, split_findings
 from symaudit.errors import InputError
 from symaudit.findings import Finding, Severity
+from tests.symaudit_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ROOT / "fixtures" / "packages"
 WENET = str(PACKAGES / "wenet-new-runtime.apk")
 SCHEMA = json.loads((ROOT / "symaudit" / "schemas" / "report-1.json").read_text())
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("SYMAUDIT_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "symaudit.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=cwd,
-    )
 
 
 def errors(report: dict) -> list[tuple[str, str]]:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,23 +10,11 @@ import pytest
 from symaudit.config import Settings, apply_severity, discover, load, settings_for
 from symaudit.errors import InputError
 from symaudit.findings import Finding, Severity
+from tests.symaudit_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ROOT / "fixtures" / "packages"
 WENET = str(PACKAGES / "wenet-new-runtime.apk")
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("SYMAUDIT_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "symaudit.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=cwd,
-    )
 
 
 def test_discovery_walks_up_and_skips_pyprojects_without_the_table(tmp_path: Path) -> None:

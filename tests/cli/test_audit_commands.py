@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
+
+from tests.symaudit_cli import run
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ROOT / "fixtures" / "packages"
@@ -19,14 +18,6 @@ TORCH_LOAD_OLD = (
     "_ZN5torch3jit4loadERKNSt6__ndk112basic_stringIcNS1_11char_traitsIcEENS1_9allocatorIcEEEE"
     "N3c108optionalINSA_6DeviceEEE"
 )
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("SYMAUDIT_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "symaudit.cli", *args], capture_output=True, text=True, env=env, timeout=120
-    )
 
 
 def audit_json(*args: str) -> tuple[int, dict]:

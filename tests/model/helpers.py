@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -15,19 +12,6 @@ RUNTIMES = ROOT / "fixtures" / "model-runtimes"
 WITH_SDPA = RUNTIMES / "with-sdpa" / "libpytorch_jni.so"
 WITHOUT_SDPA = RUNTIMES / "without-sdpa" / "libpytorch_jni.so"
 SDPA = "aten::scaled_dot_product_attention"
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("SYMAUDIT_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "symaudit.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=cwd,
-    )
 
 
 def archive(members: dict[str, bytes]) -> bytes:

@@ -10,7 +10,8 @@ import pytest
 from symaudit.torchmodel.model import ModelError
 from symaudit.torchmodel.reader import read_model
 from symaudit.torchmodel.unpickle import PickleBroken, PickleRejected, load_restricted
-from tests.model.helpers import MODELS, replaced, run
+from tests.model.helpers import MODELS, replaced
+from tests.symaudit_cli import run
 
 
 def _global_call(module: str, name: str, argument: str) -> bytes:

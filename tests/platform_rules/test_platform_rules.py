@@ -8,16 +8,15 @@ any) cannot change the verdicts.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from symaudit.rules import RULES_BY_ID
 from symaudit.rules import platform as platform_rules
+from tests import symaudit_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = ROOT / "fixtures" / "platform"
@@ -38,17 +37,7 @@ Row = tuple[str, str | None, str | None, str]
 def run(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in NDK_VARIABLES and k != "SYMAUDIT_DEBUG"}
-    base["PYTHONPATH"] = str(ROOT)
-    base.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "symaudit.cli", *args],
-        capture_output=True,
-        text=True,
-        env=base,
-        cwd=cwd or ROOT,
-        timeout=120,
-    )
+    return symaudit_cli.run(*args, cwd=cwd or ROOT, env=env, unset=NDK_VARIABLES)
 
 
 def audit(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[int, dict]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import click
@@ -16,6 +14,7 @@ from symaudit.cli import _format_pairs
 from symaudit.findings import Finding, Severity
 from symaudit.report import github, markdown
 from symaudit.report.from_json import load_report
+from tests import symaudit_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ROOT / "fixtures" / "packages"
@@ -25,18 +24,7 @@ WENET = str(PACKAGES / "wenet-new-runtime.apk")
 def run(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    full["PYTHONPATH"] = str(ROOT)
-    full.pop("SYMAUDIT_DEBUG", None)
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "symaudit.cli", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        timeout=120,
-        cwd=cwd,
-    )
+    return symaudit_cli.run(*args, cwd=cwd, env=env, unset=("GITHUB_",))
 
 
 def libs(abis: tuple[str, ...]) -> tuple[LibraryRecord, ...]:
