@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from symaudit.analysis.platform_libs import _load
 from symaudit.elf.model import ElfLibrary
+from symaudit.facts import load_data
 
 NT_ANDROID_TYPE_IDENT = 1
 
@@ -59,7 +59,7 @@ def release_order(release: str) -> tuple[int, int]:
 def ndk_releases() -> tuple[NdkRelease, ...]:
     return tuple(
         NdkRelease(row["release"], row["build"], row["clang_build"], row["clang_version"])
-        for row in _load("ndk_releases.json")["releases"]
+        for row in load_data("ndk_releases.json")["releases"]
     )
 
 
