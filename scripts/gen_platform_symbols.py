@@ -83,9 +83,28 @@ RETIRED_ARCHES = ("mips", "mips64")
 
 # Finalized codenames -> API level (Android's Build.VERSION_CODES; soong android/api_levels.go).
 CODENAMES = {
-    "G": 9, "I": 14, "J": 16, "J-MR1": 17, "J-MR2": 18, "K": 19, "L": 21, "L-MR1": 22, "M": 23,
-    "N": 24, "N-MR1": 25, "O": 26, "O-MR1": 27, "P": 28, "Q": 29, "R": 30, "S": 31, "Sv2": 32,
-    "Tiramisu": 33, "UpsideDownCake": 34, "VanillaIceCream": 35, "Baklava": 36,
+    "G": 9,
+    "I": 14,
+    "J": 16,
+    "J-MR1": 17,
+    "J-MR2": 18,
+    "K": 19,
+    "L": 21,
+    "L-MR1": 22,
+    "M": 23,
+    "N": 24,
+    "N-MR1": 25,
+    "O": 26,
+    "O-MR1": 27,
+    "P": 28,
+    "Q": 29,
+    "R": 30,
+    "S": 31,
+    "Sv2": 32,
+    "Tiramisu": 33,
+    "UpsideDownCake": 34,
+    "VanillaIceCream": 35,
+    "Baklava": 36,
 }
 FUTURE = 10000
 
@@ -286,7 +305,9 @@ def add_removals(table: dict[str, object], before: list[Node], after: list[Node]
                 nodes.append(node)
             introduced: object = levels[0] if len(set(levels)) == 1 else levels
             versioned = row[3] if len(row) > 3 else None
-            symbols.setdefault(name, []).append([nodes.index(node), row[1], introduced, versioned, removed_api])
+            symbols.setdefault(name, []).append(
+                [nodes.index(node), row[1], introduced, versioned, removed_api]
+            )
 
 
 def finish(table: dict[str, object]) -> dict[str, object]:
@@ -334,7 +355,9 @@ def read_source(mirrors: Path, source: dict[str, object]) -> bytes:
         check=False,
     )
     if proc.returncode != 0:
-        raise SystemExit(f"{git_dir}: cannot read {source['commit']}:{source['path']}: {proc.stderr.decode().strip()}")
+        raise SystemExit(
+            f"{git_dir}: cannot read {source['commit']}:{source['path']}: {proc.stderr.decode().strip()}"
+        )
     return proc.stdout
 
 
@@ -357,7 +380,9 @@ def read_change(mirrors: Path, change: dict[str, object], verify: bool) -> tuple
     if verify:
         for label, blob in (("sha256_before", before), ("sha256_after", after)):
             if hashlib.sha256(blob).hexdigest() != change[label]:
-                raise SystemExit(f"{change['repo']}@{commit}:{change['path']}: {label} differs from the manifest")
+                raise SystemExit(
+                    f"{change['repo']}@{commit}:{change['path']}: {label} differs from the manifest"
+                )
     return before, after
 
 
@@ -385,7 +410,12 @@ def generate(mirrors: Path, manifest: dict[str, object], verify_sources: bool) -
             digests.append(hashlib.sha256(before).hexdigest())
             digests.append(hashlib.sha256(after).hexdigest())
             try:
-                add_removals(table, parse_map(before.decode("utf-8")), parse_map(after.decode("utf-8")), change["removed_api"])
+                add_removals(
+                    table,
+                    parse_map(before.decode("utf-8")),
+                    parse_map(after.decode("utf-8")),
+                    change["removed_api"],
+                )
             except MapError as exc:
                 raise SystemExit(f"{change['repo']}@{change['commit']}:{change['path']}: {exc}") from None
         table = finish(table)
@@ -397,7 +427,10 @@ def generate(mirrors: Path, manifest: dict[str, object], verify_sources: bool) -
                 "sha256": digest,
                 "snapshot_api": source["snapshot_api"],
                 "removals": [
-                    {key: change[key] for key in ("repo", "commit", "path", "removed_api", "first_release_tag")}
+                    {
+                        key: change[key]
+                        for key in ("repo", "commit", "path", "removed_api", "first_release_tag")
+                    }
                     for change in history
                     if change["library"] == source["library"]
                 ],
@@ -420,7 +453,9 @@ def generate(mirrors: Path, manifest: dict[str, object], verify_sources: bool) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--mirrors", type=Path, default=Path(os.environ.get("SYMAUDIT_MIRRORS", "/work/.mirror")))
+    parser.add_argument(
+        "--mirrors", type=Path, default=Path(os.environ.get("SYMAUDIT_MIRRORS", "/work/.mirror"))
+    )
     parser.add_argument("--check", action="store_true", help="regenerate and compare with the committed data")
     args = parser.parse_args(argv)
     manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))

@@ -10,7 +10,15 @@ from functools import lru_cache
 
 from symaudit.facts import AbiSpec, abi_for_machine, abi_specs, load_data, machine_name
 
-__all__ = ["AbiSpec", "PlatformLibs", "abi_for_machine", "abi_specs", "load_data", "machine_name", "platform_libs"]
+__all__ = [
+    "AbiSpec",
+    "PlatformLibs",
+    "abi_for_machine",
+    "abi_specs",
+    "load_data",
+    "machine_name",
+    "platform_libs",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,7 +118,9 @@ def test_other_libraries_answer_too() -> None:
     assert TABLE.introduced("liblog.so", "__android_log_print", "arm64-v8a") == 21
     assert TABLE.introduced("libandroid.so", "AChoreographer_postFrameCallback64", "arm64-v8a") == 29
     assert TABLE.introduced("libmediandk.so", "AMediaCodec_createCodecByName", "armeabi-v7a") == 21
-    assert TABLE.introduced("libvulkan.so", "vkCreateInstance", "armeabi-v7a") == 24  # the library's first API
+    assert (
+        TABLE.introduced("libvulkan.so", "vkCreateInstance", "armeabi-v7a") == 24
+    )  # the library's first API
     assert TABLE.introduced("libbinder_ndk.so", "AIBinder_Class_define", "x86_64") == 29
     assert TABLE.introduced("libz.so", "inflate", "x86") == 1
     assert TABLE.export("libz.so", "inflate", "x86") is not None

@@ -155,7 +155,9 @@ def test_what_soong_would_refuse_is_refused(text: str, message: str) -> None:
 
 def test_a_removing_commit_adds_rows_with_the_first_release_without_them() -> None:
     before = gen.parse_map("LIBX {\n  global:\n    moved; # arm\n    dropped; # arm\n    stays;\n};\n")
-    after = gen.parse_map("LIBX {\n  global:\n    stays;\n};\nLIBX_R { # introduced=30\n  global:\n    moved;\n};\n")
+    after = gen.parse_map(
+        "LIBX {\n  global:\n    stays;\n};\nLIBX_R { # introduced=30\n  global:\n    moved;\n};\n"
+    )
     table = gen.library_table(after)
     gen.add_removals(table, before, after, 30)
     symbols = gen.finish(table)["symbols"]
@@ -202,7 +204,9 @@ def test_full_regeneration_from_the_fetched_snapshots() -> None:
     repos = {s["repo"] for s in manifest["sources"]} | {c["repo"] for c in manifest["history"]}
     missing = sorted(r for r in repos if not (mirrors / r.replace("/", "+") / "repo").is_dir())
     if missing:
-        pytest.skip(f"map-file snapshots not fetched under {mirrors} ({', '.join(missing)}); CI cannot fetch them")
+        pytest.skip(
+            f"map-file snapshots not fetched under {mirrors} ({', '.join(missing)}); CI cannot fetch them"
+        )
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--check", "--mirrors", str(mirrors)],
         capture_output=True,
