@@ -111,7 +111,11 @@ def api_gate(name: str) -> int:
     return api_gates()[name]
 
 
-@lru_cache(maxsize=1)
-def torch_runtime_families() -> tuple[str, ...]:
-    """The libtorch runtime library families (``libpytorch_jni`` ...), from ``torch_runtime.json``."""
-    return tuple(_load("torch_runtime.json")["families"])
+def torch_runtime_libraries() -> tuple[str, ...]:
+    """File names of the libtorch runtime libraries known to carry the operator registry."""
+    return tuple(_load("torch_runtime_libraries.json")["libraries"])
+
+
+def torch_runtime_family_prefix() -> str:
+    """Every ``<prefix>*.so`` belongs to the libtorch runtime family too."""
+    return str(_load("torch_runtime_libraries.json")["family_prefix"])

@@ -26,19 +26,25 @@ from symaudit.analysis.platform_libs import abi_specs, platform_libs
 from symaudit.audit import AbiAnalysis, AbiContext, Annotator, PackageAnalysis, PackageResult, Report
 from symaudit.containers.base import Package, PackageKind
 from symaudit.demangle import demangle
-from symaudit.elf.model import PF_X, PT_GNU_STACK, PT_TLS, ElfLibrary
+from symaudit.elf.model import (
+    DF_TEXTREL,
+    DT_ANDROID_RELR,
+    DT_GNU_HASH,
+    DT_HASH,
+    DT_RELR,
+    DT_TEXTREL,
+    PF_X,
+    PT_GNU_STACK,
+    PT_TLS,
+    ElfLibrary,
+)
+from symaudit.facts import api_gate, first_64_bit_api, sixteen_k_abis
 from symaudit.findings import Finding, Rule, Severity
 from symaudit.ndk import Ndk, Sysroot
 from symaudit.rules import platform as rules
 
 PAGE_16K = 16384
-SIXTEEN_K_ABIS = frozenset({"arm64-v8a", "x86_64"})
-DT_TEXTREL = 22
-DF_TEXTREL = 0x4
-DT_HASH = 4
-DT_GNU_HASH = 0x6FFFFEF5
-DT_RELR = 36
-DT_ANDROID_RELR = 0x6FFFE000
+SIXTEEN_K_ABIS = sixteen_k_abis()
 _PREFAB_ABI_JSON = re.compile(r"prefab/modules/[^/]+/libs/android\.(?P<abi>[^/]+)/abi\.json")
 _PREFAB_LIMIT = 64 * 1024
 
@@ -65,7 +71,8 @@ def _finding(
 
 
 # The first API level with 64-bit support: no arm64-v8a or x86_64 device runs anything older.
-FIRST_64_BIT_API = 21
+FIRST_64_BIT_API = first_64_bit_api()
+TEXTREL_API = api_gate("text_relocations_fatal")
 
 
 def _min_sdk(ctx: AbiContext) -> int | None:
@@ -367,12 +374,14 @@ def _library_features(
 ) -> Iterable[Finding]:
     tags = library.dynamic_tags
     if DT_TEXTREL in tags or library.flags & DF_TEXTREL:
-        old_app = (min_sdk is not None and min_sdk < 23) and (target_sdk is not None and target_sdk < 23)
+        old_app = (min_sdk is not None and min_sdk < TEXTREL_API) and (
+            target_sdk is not None and target_sdk < TEXTREL_API
+        )
         yield _finding(
             rules.TEXT_RELOCATIONS,
             ctx,
             name,
-            f'"{name}" has text relocations: refused on API 23+ for apps targeting API 23+',
+            f'"{name}" has text relocations: refused on API {TEXTREL_API}+ for apps targeting API {TEXTREL_API}+',
             "Compile every object with -fPIC, fix assembly that uses absolute addresses, and drop -z notext.",
             severity=Severity.WARNING if old_app else Severity.ERROR,
         )
@@ -394,7 +403,7 @@ def _library_features(
             'Add `.section .note.GNU-stack,"",%progbits` to assembly sources or link with -Wl,-z,noexecstack.',
         )
     if DT_GNU_HASH in tags and DT_HASH not in tags:
-        gate = _gate(ctx, 23)
+        gate = _gate(ctx, api_gate("gnu_hash"))
         if gate:
             yield _finding(
                 rules.GNU_HASH_WITHOUT_SYSV_HASH,
@@ -404,7 +413,11 @@ def _library_features(
                 f"Link {name} with -Wl,--hash-style=both.",
                 severity=gate[0],
             )
-    for tag, api, label in ((DT_ANDROID_RELR, 28, "DT_ANDROID_RELR"), (DT_RELR, 30, "DT_RELR")):
+    relr_gates = (
+        (DT_ANDROID_RELR, api_gate("android_relr"), "DT_ANDROID_RELR"),
+        (DT_RELR, api_gate("relr"), "DT_RELR"),
+    )
+    for tag, api, label in relr_gates:
         if tag in tags:
             gate = _gate(ctx, api)
             if gate:
@@ -419,14 +432,15 @@ def _library_features(
                 )
                 break
     if any(s.type == PT_TLS for s in library.segments):
-        gate = _gate(ctx, 29)
+        tls_api = api_gate("elf_tls")
+        gate = _gate(ctx, tls_api)
         if gate:
             yield _finding(
                 rules.ELF_TLS_BEFORE_API_29,
                 ctx,
                 name,
                 f"{name} uses ELF TLS (PT_TLS); {gate[1]} to load it",
-                f"Build {name} for the app's minSdk (the NDK then uses emulated TLS) or raise minSdk to 29.",
+                f"Build {name} for the app's minSdk (the NDK then uses emulated TLS) or raise minSdk to {tls_api}.",
                 severity=gate[0],
             )
 

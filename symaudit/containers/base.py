@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-# The five ABI directory names Android knows (REFERENCE.md §1.1).
-KNOWN_ABIS = ("arm64-v8a", "armeabi-v7a", "x86", "x86_64", "riscv64")
+from symaudit.facts import current_abis, legacy_abis
+
+# The five ABI directory names Android knows (symaudit/data/abis.json, REFERENCE.md §1.1).
+KNOWN_ABIS = current_abis()
 # Directory names that look like an ABI folder but that no current device loads from.
-LEGACY_ABIS = ("armeabi", "mips", "mips64")
+LEGACY_ABIS = legacy_abis()
 
 
 class PackageKind(str, enum.Enum):

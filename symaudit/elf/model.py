@@ -77,6 +77,31 @@ PF_X = 1
 PF_W = 2
 PF_R = 4
 
+# Dynamic tags (``d_tag``) and ``DT_FLAGS`` bits: the ELF gABI, plus the GNU and Android extensions
+# bionic reads (REFERENCE.md 1.3). One place for the reader and the rules.
+DT_NULL = 0
+DT_NEEDED = 1
+DT_HASH = 4
+DT_STRTAB = 5
+DT_SYMTAB = 6
+DT_STRSZ = 10
+DT_SYMENT = 11
+DT_SONAME = 14
+DT_RPATH = 15
+DT_TEXTREL = 22
+DT_RUNPATH = 29
+DT_FLAGS = 30
+DT_RELR = 36
+DT_ANDROID_RELR = 0x6FFFE000
+DT_GNU_HASH = 0x6FFFFEF5
+DT_VERSYM = 0x6FFFFFF0
+DT_FLAGS_1 = 0x6FFFFFFB
+DT_VERDEF = 0x6FFFFFFC
+DT_VERDEFNUM = 0x6FFFFFFD
+DT_VERNEED = 0x6FFFFFFE
+DT_VERNEEDNUM = 0x6FFFFFFF
+DF_TEXTREL = 0x4
+
 
 @dataclass(frozen=True, slots=True)
 class Symbol:

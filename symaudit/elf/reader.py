@@ -29,6 +29,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from symaudit.elf.model import (
+    DT_FLAGS,
+    DT_FLAGS_1,
+    DT_GNU_HASH,
+    DT_HASH,
+    DT_NEEDED,
+    DT_NULL,
+    DT_RPATH,
+    DT_RUNPATH,
+    DT_SONAME,
+    DT_STRSZ,
+    DT_STRTAB,
+    DT_SYMENT,
+    DT_SYMTAB,
+    DT_VERDEF,
+    DT_VERDEFNUM,
+    DT_VERNEED,
+    DT_VERNEEDNUM,
+    DT_VERSYM,
     PT_DYNAMIC,
     PT_LOAD,
     PT_NOTE,
@@ -41,26 +59,6 @@ from symaudit.elf.model import (
     Segment,
     VersionNeed,
 )
-
-# Dynamic tags (ELF gABI; GNU and Android extensions).
-DT_NULL = 0
-DT_NEEDED = 1
-DT_HASH = 4
-DT_STRTAB = 5
-DT_SYMTAB = 6
-DT_STRSZ = 10
-DT_SYMENT = 11
-DT_SONAME = 14
-DT_RPATH = 15
-DT_RUNPATH = 29
-DT_FLAGS = 30
-DT_GNU_HASH = 0x6FFFFEF5
-DT_VERSYM = 0x6FFFFFF0
-DT_FLAGS_1 = 0x6FFFFFFB
-DT_VERDEF = 0x6FFFFFFC
-DT_VERDEFNUM = 0x6FFFFFFD
-DT_VERNEED = 0x6FFFFFFE
-DT_VERNEEDNUM = 0x6FFFFFFF
 
 ET_DYN = 3
 VER_FLG_BASE = 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from symaudit.facts import torch_runtime_family_prefix, torch_runtime_libraries
 from symaudit.maven.coordinates import Coordinate
 
 PYTORCH_ANDROID = Coordinate("org.pytorch", "pytorch_android")
@@ -24,7 +25,13 @@ _HOMES: tuple[tuple[re.Pattern[str], tuple[Coordinate, ...]], ...] = (
 FOLLOWERS = frozenset({"libc++_shared.so"})
 """Identified against whatever references the other libraries brought in."""
 
-RUNTIME_NAMES = re.compile(r"^(libpytorch_jni(_lite)?|libtorch.*)\.so$")
+# The runtime's file names (symaudit/data/torch_runtime_libraries.json): the known ones and any
+# other library of the libtorch family.
+RUNTIME_NAMES = re.compile(
+    "^(?:"
+    + "|".join(re.escape(name) for name in torch_runtime_libraries())
+    + f"|{re.escape(torch_runtime_family_prefix())}.*\\.so)$"
+)
 
 # Mangled names in the namespaces of the reference families: torch::, c10::, at::, caffe2::,
 # facebook::jni:: (functions, const methods, and their vtables/typeinfo).

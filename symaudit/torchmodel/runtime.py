@@ -20,17 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from symaudit.elf.model import PF_W, PT_LOAD, ElfLibrary
+from symaudit.facts import torch_runtime_libraries
 from symaudit.torchmodel.model import Operator
 
-RUNTIME_NAMES = frozenset(
-    {
-        "libpytorch_jni.so",
-        "libpytorch_jni_lite.so",
-        "libtorch.so",
-        "libtorch_cpu.so",
-        "libtorch_global_deps.so",
-    }
-)
+RUNTIME_NAMES = frozenset(torch_runtime_libraries())
 """Libraries known to carry the operator registry (REFERENCE.md §7.3)."""
 _DISPATCHER_EXPORT = "_ZN3c1010Dispatcher"
 """Mangled prefix of ``c10::Dispatcher`` members: a library exporting one holds a registry."""

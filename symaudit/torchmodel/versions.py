@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from symaudit.facts import load_data
 
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -31,10 +31,7 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
 
 @functools.lru_cache(maxsize=1)
 def _table() -> dict[str, Any]:
-    text = (Path(__file__).resolve().parent.parent / "data" / "torch_runtime_versions.json").read_text(
-        encoding="utf-8"
-    )
-    table: dict[str, Any] = json.loads(text)
+    table: dict[str, Any] = load_data("torch_runtime_versions.json")
     return table
 
 
