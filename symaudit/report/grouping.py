@@ -308,15 +308,20 @@ def identity_rows(report: Report, page_16k_abis: Sequence[str] = ("arm64-v8a", "
     ]
 
 
-def suggestion_change(finding: Finding) -> str | None:
-    """"`old` is gone; 2.1.0 has `new`" from an unresolved symbol's ``suggestion`` fact."""
+def suggestion_change(finding: Finding, code: Escape | None = None) -> str | None:
+    """"`old` is gone; 2.1.0 has `new`" from an unresolved symbol's ``suggestion`` fact; ``code``
+    renders a name as code (backticks by default)."""
     suggestion = finding_dict(finding).get("suggestion")
     if not finding.symbol or not isinstance(suggestion, Mapping) or not suggestion.get("symbol"):
         return None
+    quote = code or (lambda text: f"`{text}`")
     coordinate = suggestion.get("coordinate")
     where = str(coordinate).rsplit(":", 1)[-1] if coordinate else str(suggestion.get("library"))
     verb = "has" if suggestion.get("kind") == "same-function" else "has a similar"
-    return f"`{readable(finding.symbol)}` is gone; {where} {verb} `{readable(str(suggestion['symbol']))}`"
+    return (
+        f"{quote(readable(finding.symbol))} is gone; {quote(where)} {verb} "
+        f"{quote(readable(str(suggestion['symbol'])))}"
+    )
 
 
 def libraries_by_abis(group: Group) -> list[tuple[list[str], list[str]]]:
