@@ -34,6 +34,8 @@ def _title(group: Group) -> str:
 
 
 def _message(group: Group, verbose: bool) -> str:
+    """The annotation's lines, each escaped for the terminal: a name's own CR or LF is shown as
+    ``\\x0a``, never turned into a line of the message."""
     where = "; ".join(f"{fold(libs, verbose)} ({', '.join(abis)})" if abis else fold(libs, verbose)
                       for libs, abis in libraries_by_abis(group))
     lines = [f"{len(group.libraries)} libraries: {where}" if len(group.libraries) > 1 else f"in {where}"]
@@ -47,14 +49,14 @@ def _message(group: Group, verbose: bool) -> str:
         lines.append(f"searched: {' -> '.join(group.first.searched)}")
     if group.hints:
         lines.append(f"fix: {group.hints[0]}")
-    return "\n".join(lines)
+    return "\n".join(terminal(line) for line in lines)
 
 
 def annotation(group: Group, verbose: bool = False) -> str:
     command = _COMMANDS[group.severity]
     # terminal() first: control characters from names shown, not obeyed, by the log viewer too.
     title = workflow_property(terminal(_title(group)))
-    message = workflow_data("\n".join(terminal(line) for line in _message(group, verbose).split("\n")))
+    message = workflow_data(_message(group, verbose))
     return f"::{command} title={title}::{message}"
 
 

@@ -167,8 +167,13 @@ def not_checked(report: Report) -> list[str]:
         if rule is not None and rule.horizon is Horizon.NOT_CHECKED and rule.not_checked:
             items.append(rule.not_checked)
     for model in _models(report):
-        if model.get("error") is None and not model.get("runtimes"):
+        if model.get("error") is not None:
+            continue
+        runtimes = [r for r in model.get("runtimes") or [] if isinstance(r, Mapping)]
+        if not runtimes:
             items.append(f"model {model.get('path')} (no libtorch runtime to check it against)")
+        elif all(r.get("max_bytecode_version") is None and r.get("max_file_format_version") is None for r in runtimes):
+            items.append(f"model {model.get('path')} versions (runtime release not identified)")
     return list(dict.fromkeys(items))
 
 
@@ -231,15 +236,19 @@ def verdict(report: Report, name: Escape = terminal) -> str:
         if warnings:
             line += f"; {warnings} warning(s)"
         return line + tail
-    checked = len(report.libraries) + models_checked(report)
+    models_only = dict(report.extra).get("scope") == "models"
+    checked = (0 if models_only else len(report.libraries)) + models_checked(report)
     if warnings:
         return f"WARN: no load failure predicted; {warnings} warning(s)" + tail
     if checked == 0:
         what = ", ".join(name(item) for item in skipped) or "no native library and no model in the input"
         return f"NOT CHECKED: {what}"
-    if report.libraries:
-        return f"OK: {len(report.libraries)} libraries in {len(abis)} ABI(s) will load" + tail
-    return f"OK: {models_checked(report)} model(s) run on their runtime" + tail
+    parts = []
+    if report.libraries and not models_only:
+        parts.append(f"{len(report.libraries)} libraries in {len(abis)} ABI(s) will load")
+    if models_checked(report):
+        parts.append(f"{models_checked(report)} model(s) have every operator in their runtime")
+    return "OK: " + "; ".join(parts) + tail
 
 
 # -- identification -------------------------------------------------------------------------------

@@ -132,8 +132,16 @@ def _model_lines(model: Mapping[str, Any], verbose: bool) -> list[str]:
     runtimes = model.get("runtimes") or []
     names = [str(n) for n in model.get("operator_names") or []]
     if runtimes:
-        labels = [str(r.get("label") or r.get("library") or r) if isinstance(r, Mapping) else str(r) for r in runtimes]
-        lines.append(f"  checked against: {', '.join(labels)}")
+        for runtime in runtimes:
+            if not isinstance(runtime, Mapping):
+                continue
+            libraries = ", ".join(str(n) for n in runtime.get("libraries") or [])
+            facts = [str(runtime.get("abi") or "?"), f"{runtime.get('operators')} operators"]
+            if runtime.get("reference"):
+                facts.append(str(runtime["reference"]))
+            if runtime.get("version_check"):
+                facts.append(str(runtime["version_check"]))
+            lines.append(f"  checked against: {libraries} ({'; '.join(facts)})")
         if verbose and names:
             lines.extend(textwrap.wrap(", ".join(names), 100, initial_indent="  operators: ", subsequent_indent="    "))
     else:
