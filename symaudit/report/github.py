@@ -15,7 +15,15 @@ from __future__ import annotations
 from symaudit.audit import Report
 from symaudit.findings import Severity
 from symaudit.report.escape import terminal, workflow_data, workflow_property
-from symaudit.report.grouping import Group, device_line, explanation, fold, groups, libraries_by_abis, not_checked
+from symaudit.report.grouping import (
+    Group,
+    device_line,
+    explanation,
+    fold,
+    groups,
+    libraries_by_abis,
+    not_checked,
+)
 from symaudit.report.text import verdict
 
 LIMIT = 10
@@ -36,8 +44,10 @@ def _title(group: Group) -> str:
 def _message(group: Group, verbose: bool) -> str:
     """The annotation's lines, each escaped for the terminal: a name's own CR or LF is shown as
     ``\\x0a``, never turned into a line of the message."""
-    where = "; ".join(f"{fold(libs, verbose)} ({', '.join(abis)})" if abis else fold(libs, verbose)
-                      for libs, abis in libraries_by_abis(group))
+    where = "; ".join(
+        f"{fold(libs, verbose)} ({', '.join(abis)})" if abis else fold(libs, verbose)
+        for libs, abis in libraries_by_abis(group)
+    )
     lines = [f"{len(group.libraries)} libraries: {where}" if len(group.libraries) > 1 else f"in {where}"]
     device = device_line(group.first)
     if device is not None:

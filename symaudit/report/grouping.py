@@ -172,7 +172,10 @@ def not_checked(report: Report) -> list[str]:
         runtimes = [r for r in model.get("runtimes") or [] if isinstance(r, Mapping)]
         if not runtimes:
             items.append(f"model {model.get('path')} (no libtorch runtime to check it against)")
-        elif all(r.get("max_bytecode_version") is None and r.get("max_file_format_version") is None for r in runtimes):
+        elif all(
+            r.get("max_bytecode_version") is None and r.get("max_file_format_version") is None
+            for r in runtimes
+        ):
             items.append(f"model {model.get('path')} versions (runtime release not identified)")
     return list(dict.fromkeys(items))
 
@@ -281,7 +284,9 @@ def _reference(data: Mapping[str, Any]) -> str:
     return "-"
 
 
-def identity_rows(report: Report, page_16k_abis: Sequence[str] = ("arm64-v8a", "x86_64")) -> list[IdentityRow]:
+def identity_rows(
+    report: Report, page_16k_abis: Sequence[str] = ("arm64-v8a", "x86_64")
+) -> list[IdentityRow]:
     """Each library's NDK (release and API level), STL, 16 KB readiness and reference match;
     a library's identical rows across ABIs become one, then libraries with identical facts share it.
 
@@ -318,7 +323,7 @@ def identity_rows(report: Report, page_16k_abis: Sequence[str] = ("arm64-v8a", "
 
 
 def suggestion_change(finding: Finding, code: Escape | None = None) -> str | None:
-    """"`old` is gone; 2.1.0 has `new`" from an unresolved symbol's ``suggestion`` fact; ``code``
+    """ "`old` is gone; 2.1.0 has `new`" from an unresolved symbol's ``suggestion`` fact; ``code``
     renders a name as code (backticks by default)."""
     suggestion = finding_dict(finding).get("suggestion")
     if not finding.symbol or not isinstance(suggestion, Mapping) or not suggestion.get("symbol"):
@@ -341,7 +346,9 @@ def libraries_by_abis(group: Group) -> list[tuple[list[str], list[str]]]:
     together: dict[tuple[str, ...], list[str]] = {}
     for library, abis in sorted(abis_of.items()):
         together.setdefault(tuple(sorted(abis)), []).append(library)
-    return [(libraries, list(abis)) for abis, libraries in sorted(together.items(), key=lambda kv: -len(kv[1]))]
+    return [
+        (libraries, list(abis)) for abis, libraries in sorted(together.items(), key=lambda kv: -len(kv[1]))
+    ]
 
 
 def rule_of(finding: Finding) -> Rule | None:

@@ -74,7 +74,9 @@ def _group_block(group: Group, verbose: bool) -> list[str]:
     parts = libraries_by_abis(group)
     count = len(group.libraries)
     prefix = f"{count} libraries: " if count > FOLD_LIBRARIES else ""
-    where = "; ".join(f"{fold(libs, verbose)} ({', '.join(abis)})" if abis else fold(libs, verbose) for libs, abis in parts)
+    where = "; ".join(
+        f"{fold(libs, verbose)} ({', '.join(abis)})" if abis else fold(libs, verbose) for libs, abis in parts
+    )
     lines.append(f"  in:         {prefix}{where}")
     first = group.first
     device = device_line(first)
@@ -84,7 +86,9 @@ def _group_block(group: Group, verbose: bool) -> list[str]:
     if why is not None:
         lines.append(f"  why:        {why}")
     if rule is not None and rule.horizon is Horizon.PAGE_16K and group.severity is Severity.ERROR:
-        lines.append("  who:        devices with 16 KB pages; Google Play requires 16 KB support for apps targeting Android 15+")
+        lines.append(
+            "  who:        devices with 16 KB pages; Google Play requires 16 KB support for apps targeting Android 15+"
+        )
     if first.searched:
         lines.append(f"  searched:   {' -> '.join(first.searched)}")
     for change in dict.fromkeys(suggestion_change(f) for f in group.findings):
@@ -143,11 +147,17 @@ def _model_lines(model: Mapping[str, Any], verbose: bool) -> list[str]:
                 facts.append(str(runtime["version_check"]))
             lines.append(f"  checked against: {libraries} ({'; '.join(facts)})")
         if verbose and names:
-            lines.extend(textwrap.wrap(", ".join(names), 100, initial_indent="  operators: ", subsequent_indent="    "))
+            lines.extend(
+                textwrap.wrap(", ".join(names), 100, initial_indent="  operators: ", subsequent_indent="    ")
+            )
     else:
-        lines.append("  checked against: no libtorch runtime (pass --runtime APK|AAR|SO); operators and versions not checked")
+        lines.append(
+            "  checked against: no libtorch runtime (pass --runtime APK|AAR|SO); operators and versions not checked"
+        )
         if names:
-            lines.extend(textwrap.wrap(", ".join(names), 100, initial_indent="  operators: ", subsequent_indent="    "))
+            lines.extend(
+                textwrap.wrap(", ".join(names), 100, initial_indent="  operators: ", subsequent_indent="    ")
+            )
     return [*lines, ""]
 
 

@@ -30,14 +30,20 @@ HTML, LINK = b"<img src=x>", b"@team [a](http:x)"  # as long as libfbjni.so / li
 def evil_apk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("evil") / "evil.apk"
     hostile = SYMBOL.ljust(len(IMPORT), b"A")
-    assert len(hostile) == len(IMPORT) and len(HTML) == len(b"libfbjni.so") and len(LINK) == len(b"libpytorch_jni.so")
+    assert (
+        len(hostile) == len(IMPORT)
+        and len(HTML) == len(b"libfbjni.so")
+        and len(LINK) == len(b"libpytorch_jni.so")
+    )
     with zipfile.ZipFile(WENET) as source, zipfile.ZipFile(path, "w") as out:
         for info in source.infolist():
             if info.filename.startswith("lib/") and not info.filename.startswith("lib/arm64-v8a/"):
                 continue
             data = source.read(info)
             if info.filename.endswith("/libwenet.so"):  # DT_NEEDED strings, same length, in .dynstr
-                data = data.replace(b"libfbjni.so\0", HTML + b"\0").replace(b"libpytorch_jni.so\0", LINK + b"\0")
+                data = data.replace(b"libfbjni.so\0", HTML + b"\0").replace(
+                    b"libpytorch_jni.so\0", LINK + b"\0"
+                )
             if info.filename.endswith("/libfbjni.so"):  # an import nobody provides any more
                 assert data.count(IMPORT + b"\0") == 1
                 data = data.replace(IMPORT + b"\0", hostile + b"\0")
@@ -52,7 +58,9 @@ def _no_forged_line(text: str) -> None:
         assert "\x1b" not in line and "\x07" not in line and "\r" not in line
 
 
-def test_terminal_text_and_the_verdict_on_stderr_show_control_characters(evil_apk: Path, tmp_path: Path) -> None:
+def test_terminal_text_and_the_verdict_on_stderr_show_control_characters(
+    evil_apk: Path, tmp_path: Path
+) -> None:
     result = run("apk", "--offline", str(evil_apk), "--output", str(tmp_path / "r.txt"))
     assert result.returncode == 1
     text = (tmp_path / "r.txt").read_text()
