@@ -340,7 +340,18 @@ def cli() -> None:
 
     symaudit reads every .so of an APK, AAB, APKS, AAR or folder, models the Android dynamic
     linker per ABI and reports each `cannot locate symbol` and `library not found` the app would
-    hit on a device, with a hint that names the fix.
+    hit on a device, with a hint that names the fix. The verdict, last, says who cannot load and
+    where (on any device, below an API level, on 16 KB-page devices), for example:
+
+    \b
+      FAIL: libwenet.so cannot load on any device (arm64-v8a, armeabi-v7a, x86, x86_64)
+      FAIL: libjscexecutor.so cannot load below API 30 (arm64-v8a, x86, x86_64); 48 libraries
+            cannot load on 16 KB-page devices (arm64-v8a, x86_64)
+
+    A finding repeated across ABIs and libraries is shown once (--verbose lists every name);
+    what could not be checked (no NDK, no reference builds, a model without a runtime) is named
+    "not checked", never OK. Exit 0: nothing at or above --fail-on; 1: something is; 2: usage
+    error or unreadable input.
     """
 
 

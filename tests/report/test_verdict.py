@@ -151,3 +151,33 @@ def test_verbose_lists_what_is_folded(fmt: str) -> None:
     report = _react_native_like()
     render = {"text": text.render, "markdown": markdown.render, "github": github.render}[fmt]
     assert "lib46.so" not in render(report) and "lib46.so" in render(report, verbose=True)
+
+
+def _readme_block(command: str) -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split(f"```text\n$ {command}\n", 1)[1].split("```\n", 1)[0]
+    return block.splitlines()
+
+
+def _machine_independent(lines: list[str]) -> list[str]:
+    """Without the not-checked notes, which depend on the machine (an NDK, cached references)."""
+    kept, skipping = [], False
+    for line in lines:
+        if line.startswith("not checked:"):
+            skipping = True
+            continue
+        if skipping and line.startswith("             "):
+            continue
+        skipping = False
+        kept.append(line.split("; not checked: ", 1)[0])
+    return [line for i, line in enumerate(kept) if line or (i and kept[i - 1])]
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["symaudit apk --offline fixtures/packages/wenet-new-runtime.apk", "symaudit model fixtures/models/sdpa.pt"],
+)
+def test_readme_examples_are_what_symaudit_prints(command: str) -> None:
+    result = run(*command.split()[1:], cwd=ROOT)
+    assert result.returncode in (0, 1), result.stderr
+    assert _machine_independent(result.stdout.splitlines()) == _machine_independent(_readme_block(command))
