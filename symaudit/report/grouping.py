@@ -332,8 +332,9 @@ def suggestion_change(finding: Finding, code: Escape | None = None) -> str | Non
     coordinate = suggestion.get("coordinate")
     where = str(coordinate).rsplit(":", 1)[-1] if coordinate else str(suggestion.get("library"))
     verb = "has" if suggestion.get("kind") == "same-function" else "has a similar"
+    place = code(where) if code is not None else where
     return (
-        f"{quote(readable(finding.symbol))} is gone; {quote(where)} {verb} "
+        f"{quote(readable(finding.symbol))} is gone; {place} {verb} "
         f"{quote(readable(str(suggestion['symbol'])))}"
     )
 
