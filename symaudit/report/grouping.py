@@ -23,6 +23,7 @@ from symaudit.findings import Finding, Horizon, Rule, Severity
 from symaudit.report.escape import terminal
 from symaudit.report.json import finding_dict, library_dict
 from symaudit.rules import RULES_BY_ID
+from symaudit.rules.platform import NDK_NOT_FOUND
 
 Escape = Callable[[str], str]
 
@@ -166,6 +167,11 @@ def not_checked(report: Report) -> list[str]:
         rule = RULES_BY_ID.get(finding.rule)
         if rule is not None and rule.horizon is Horizon.NOT_CHECKED and rule.not_checked:
             items.append(rule.not_checked)
+    models_only = dict(report.extra).get("scope") == "models"
+    no_ndk = any(f.rule == NDK_NOT_FOUND.id for f in report.findings)
+    if report.libraries and not models_only and not no_ndk and (report.app is None or report.app.min_sdk is None):
+        # With an NDK but no minSdk the platform-symbol check has no API level to check against.
+        items.append("platform symbols (minSdk unknown: pass --min-sdk)")
     for model in _models(report):
         if model.get("error") is not None:
             continue

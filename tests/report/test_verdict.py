@@ -9,6 +9,7 @@ import pytest
 
 from symaudit.audit import InputRecord, LibraryRecord, Report
 from symaudit.findings import Finding, Horizon, Severity
+from symaudit.manifest import AppFacts
 from symaudit.report import github, markdown, text
 from symaudit.report.grouping import device_line, groups, horizon_of, verdict
 from symaudit.rules import RULES
@@ -38,7 +39,8 @@ def _react_native_like() -> Report:
         for abi in ("arm64-v8a", "x86_64") for name in names
     ]  # fmt: skip
     abis = ("arm64-v8a", "armeabi-v7a", "x86", "x86_64")
-    return Report(InputRecord("react-native.aar", "aar", None), _records(abis, names), tuple(findings))
+    app = AppFacts(min_sdk=21, min_sdk_source="AndroidManifest.xml")
+    return Report(InputRecord("react-native.aar", "aar", None), _records(abis, names), tuple(findings), app=app)
 
 
 def test_the_verdict_names_each_horizon_apart() -> None:
@@ -54,7 +56,7 @@ def test_load_failures_on_every_device_come_first_then_api_levels_then_16k_then_
         Finding("missing-soname", Severity.WARNING, "x86", "lib00.so", "no DT_SONAME", "link with -soname"),
         Finding("missing-library", Severity.ERROR, "x86", "lib01.so", "m", "h", needed="libjsc.so"),
     )
-    report = Report(report.input, report.libraries, (*extra, *report.findings))
+    report = Report(report.input, report.libraries, (*extra, *report.findings), app=report.app)
     assert [g.rule for g in groups(report.findings)] == [
         "missing-library", "relr-before-api-28", "load-align-16k", "missing-soname",
     ]  # fmt: skip
@@ -144,6 +146,11 @@ def test_references_unavailable_and_no_ndk_are_named_not_checked() -> None:
     assert "**Not checked:** platform symbols \\(no NDK\\); reference builds" in markdown.render(report)
     empty = Report(InputRecord("empty", "files", None), (), notes[:1])
     assert verdict(empty) == "NOT CHECKED: platform symbols (no NDK)"
+    # With an NDK but no minSdk (a folder of libraries), platform symbols were not checked either.
+    folder = Report(InputRecord("libs", "files", None), _records(("x86",), ["a.so"]), ())
+    assert verdict(folder) == "OK: 1 libraries in 1 ABI(s) will load; not checked: platform symbols (minSdk unknown: pass --min-sdk)"
+    with_min_sdk = Report(folder.input, folder.libraries, (), app=AppFacts(min_sdk=24, min_sdk_source="--min-sdk"))
+    assert verdict(with_min_sdk) == "OK: 1 libraries in 1 ABI(s) will load"
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "github"])
