@@ -122,11 +122,17 @@ _WHERE = {
 }
 
 
-def _rank(group: Group) -> tuple[int, int, int, str, str]:
+_REGISTRY_ORDER = {rule_id: position for position, rule_id in enumerate(RULES_BY_ID)}
+
+
+def _rank(group: Group) -> tuple[int, int, int, int, str, str]:
+    """Severity, horizon, API level (highest first), then the registry's order of rules (what the
+    linker itself refuses before the analyses that explain it)."""
     return (
         -group.severity.rank,
         _HORIZON_ORDER[group.horizon],
         -(group.api or 0),
+        _REGISTRY_ORDER.get(group.rule, len(_REGISTRY_ORDER)),
         group.rule,
         group.subject,
     )
