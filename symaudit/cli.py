@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 FORMATS = ("text", "json", "sarif", "markdown", "github")
 FAIL_ON = ("error", "warning", "never")
+GROUPED = ("text", "markdown", "github")
+"""Formats that group findings and fold long lists (``--verbose`` lists everything)."""
 _FAIL_RANK = {"error": 2, "warning": 1}
 
 
@@ -133,8 +135,6 @@ def _plan(options: dict[str, Any]) -> _Plan:
     if settings.fail_on and context.get_parameter_source("fail_on") in (None, ParameterSource.DEFAULT):
         options["fail_on"] = settings.fail_on
     options["ignore"] = (*settings.ignore, *options["ignore"])
-    if options.get("min_sdk") is None and settings.min_sdk is not None:
-        options["min_sdk"] = settings.min_sdk
     if "ndk" in options and options["ndk"] is None and settings.ndk is not None:
         options["ndk"] = settings.ndk
     outputs = _format_pairs(options["format"], options["output"], context.meta.get("symaudit.option_order"))
@@ -171,12 +171,14 @@ def _finish(report: Report, options: dict[str, Any], plan: _Plan) -> int:
         new, known = split_findings(report.findings, plan.baseline)
         summary = {"path": plan.baseline.path, "known": len(known)}
         report = replace(report, findings=new, extra=(*report.extra, ("baseline", summary)))
+    verbose = bool(options.get("verbose"))
     for fmt, output in plan.outputs:
-        _write(_renderer(fmt)(report), output)
+        render = _renderer(fmt)
+        _write(render(report, verbose=verbose) if fmt in GROUPED else render(report), output)  # type: ignore[call-arg]
         if fmt == "github":
             from symaudit.report import markdown as markdown_report
 
-            _append_step_summary(markdown_report.render(report))
+            _append_step_summary(markdown_report.render(report, verbose=verbose))
     written = [output for _, output in plan.outputs if output is not None]
     if options.get("write_baseline"):
         written.append(f"baseline: {options['write_baseline']}")
@@ -251,7 +253,8 @@ def _audit_command(paths: Sequence[str], options: dict[str, Any]) -> int:
     plan = _plan(options)
     ignores = [IgnorePattern.parse(text) for text in options["ignore"]]
     with open_package(list(paths)) as package:
-        app = app_facts(package, options["min_sdk"])
+        # --min-sdk wins over the manifest; the config's min-sdk only fills in when the manifest is silent.
+        app = app_facts(package, options["min_sdk"], fallback=plan.settings.min_sdk)
         source = SysrootSource(find_ndk(options["ndk"], near=paths[0]))
         references = _references(package, options, plan.settings.maven_repos)
         models = ModelAudit(package, model_inputs(options.get("model") or ()))
@@ -280,6 +283,13 @@ def _maven_options() -> list[Callable[..., Any]]:
     ]
 
 
+_VERBOSE = click.option(
+    "--verbose", "-v", is_flag=True, default=False,
+    help="List every library, ABI and hint in the text, Markdown and GitHub reports (long lists are "
+    "folded to a count by default; JSON and SARIF always list everything).",
+)
+
+
 def _audit_options(func: Callable[..., Any]) -> Callable[..., Any]:
     decorators = [
         click.option("--format", "format", type=click.Choice(FORMATS), multiple=True,
@@ -288,6 +298,7 @@ def _audit_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Write the report of the --format before it to FILE instead of standard output."),
         click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
                      help="Exit 1 when a finding of this severity or worse is reported."),
+        _VERBOSE,
         click.option("--abi", multiple=True, metavar="ABI",
                      help="Audit only this ABI (repeatable), e.g. --abi arm64-v8a."),
         click.option("--ignore", multiple=True, metavar="RULE[:LIBRARY[:SYMBOL]]",
@@ -329,7 +340,18 @@ def cli() -> None:
 
     symaudit reads every .so of an APK, AAB, APKS, AAR or folder, models the Android dynamic
     linker per ABI and reports each `cannot locate symbol` and `library not found` the app would
-    hit on a device, with a hint that names the fix.
+    hit on a device, with a hint that names the fix. The verdict, last, says who cannot load and
+    where (on any device, below an API level, on 16 KB-page devices), for example:
+
+    \b
+      FAIL: libwenet.so cannot load on any device (arm64-v8a, armeabi-v7a, x86, x86_64)
+      FAIL: libjscexecutor.so cannot load below API 30 (arm64-v8a, x86, x86_64); 48 libraries
+            cannot load on 16 KB-page devices (arm64-v8a, x86_64)
+
+    A finding repeated across ABIs and libraries is shown once (--verbose lists every name);
+    what could not be checked (no NDK, no reference builds, a model without a runtime) is named
+    "not checked", never OK. Exit 0: nothing at or above --fail-on; 1: something is; 2: usage
+    error or unreadable input.
     """
 
 
@@ -371,6 +393,7 @@ def libs(paths: tuple[str, ...], **options: Any) -> int:
               help="Exit 1 when a finding of this severity or worse is reported.")
 @click.option("--ignore", multiple=True, metavar="RULE[:LIBRARY[:SYMBOL]]",
               help="Drop matching findings (repeatable; LIBRARY and SYMBOL are glob patterns).")
+@_VERBOSE
 def model(model_path: str, runtime: str | None, **options: Any) -> int:
     """Read a TorchScript (.pt) or lite (.ptl) model: versions, operators, and whether a runtime
     runs it."""

@@ -19,6 +19,22 @@ class Severity(str, enum.Enum):
         return {"error": 2, "warning": 1, "info": 0}[self.value]
 
 
+class Horizon(str, enum.Enum):
+    """Which devices a rule's error fails on: what the verdict names separately.
+
+    A warning is a hazard whatever its rule's horizon; ``NOT_CHECKED`` rules report something
+    symaudit could not check (no NDK, no reference builds), never a problem with the app.
+    """
+
+    EVERY_DEVICE = "every-device"
+    BELOW_API = "below-api"
+    """Devices older than an API level: the level is :attr:`Rule.below_api` or the finding's
+    fact named :attr:`Rule.api_fact`."""
+    PAGE_16K = "16k-pages"
+    """Devices with 16 KB memory pages (Android 15+ on arm64-v8a and x86_64)."""
+    NOT_CHECKED = "not-checked"
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
@@ -28,12 +44,36 @@ class Rule:
     summary: str
     doc: str
     """Markdown with the headings ``## What it finds``, ``## Why it matters``, ``## Example``, ``## Fix``."""
+    horizon: Horizon = Horizon.EVERY_DEVICE
+    below_api: int | None = None
+    """For ``BELOW_API`` rules with a fixed gate: devices below this API level fail."""
+    api_fact: str | None = None
+    """For ``BELOW_API`` rules whose gate depends on the finding: the name of the finding's fact
+    (a field of its JSON) that holds the API level; when that fact is null, every device fails."""
+    device: str | None = None
+    """What the device prints (bionic's wording, REFERENCE.md 3.3), as a ``str.format`` template
+    over the finding's JSON fields; ``None`` when symaudit cannot quote the device."""
+    not_checked: str | None = None
+    """For ``NOT_CHECKED`` rules: what the verdict names as not checked."""
 
 
-def define_rule(rule_id: str, severity: Severity, summary: str, doc: str) -> Rule:
+def define_rule(
+    rule_id: str,
+    severity: Severity,
+    summary: str,
+    doc: str,
+    *,
+    horizon: Horizon = Horizon.EVERY_DEVICE,
+    below_api: int | None = None,
+    api_fact: str | None = None,
+    device: str | None = None,
+    not_checked: str | None = None,
+) -> Rule:
     """A rule whose SARIF-style name is the CamelCase form of its kebab-case id."""
     name = "".join(part.capitalize() for part in rule_id.split("-"))
-    return Rule(rule_id, name, severity, summary, doc.strip())
+    return Rule(
+        rule_id, name, severity, summary, doc.strip(), horizon, below_api, api_fact, device, not_checked
+    )
 
 
 @dataclass(frozen=True, slots=True)

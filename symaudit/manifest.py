@@ -347,11 +347,12 @@ def _manifest_path(members: list[str]) -> str | None:
     return nested[0] if nested else None
 
 
-def app_facts(package: object, min_sdk: int | None = None) -> AppFacts | None:
+def app_facts(package: object, min_sdk: int | None = None, fallback: int | None = None) -> AppFacts | None:
     """The app facts of a package (``None`` when it has no manifest and no override).
 
-    ``min_sdk`` (``--min-sdk``) wins over the manifest. A manifest that cannot be read is not an
-    input error: the audit goes on without it and ``problem`` says why.
+    ``min_sdk`` (``--min-sdk``) wins over the manifest; ``fallback`` (the config's ``min-sdk``)
+    applies only when the manifest does not say. A manifest that cannot be read is not an input
+    error: the audit goes on without it and ``problem`` says why.
     """
     from symaudit.errors import SymauditError
 
@@ -368,4 +369,6 @@ def app_facts(package: object, min_sdk: int | None = None) -> AppFacts | None:
             facts = AppFacts(problem=f"{path}: {exc}")
     if min_sdk is not None:
         facts = replace(facts or AppFacts(), min_sdk=min_sdk, min_sdk_source="--min-sdk")
+    elif fallback is not None and (facts is None or facts.min_sdk is None):
+        facts = replace(facts or AppFacts(), min_sdk=fallback, min_sdk_source="config min-sdk")
     return facts

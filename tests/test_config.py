@@ -121,12 +121,18 @@ def test_config_keys_change_the_verdict_and_the_command_line_wins(tmp_path: Path
     assert not [f for f in json.loads(result.stdout)["findings"] if f["rule"] == "unresolved-symbol"]
 
 
-def test_min_sdk_from_the_config_unless_given(tmp_path: Path) -> None:
+def test_the_manifest_min_sdk_wins_over_the_config_and_min_sdk_wins_over_both(tmp_path: Path) -> None:
+    # README: the config's min-sdk applies "when the manifest does not say"; --min-sdk always wins.
     (tmp_path / "pyproject.toml").write_text("[tool.symaudit]\nmin-sdk = 30\n")
-    result = run("apk", str(PACKAGES / "clean.apk"), "--format", "json", cwd=tmp_path)
-    assert json.loads(result.stdout)["app"]["min_sdk"] == 30
-    result = run("apk", str(PACKAGES / "clean.apk"), "--format", "json", "--min-sdk", "26", cwd=tmp_path)
-    assert json.loads(result.stdout)["app"]["min_sdk"] == 26
+    app = json.loads(run("apk", str(PACKAGES / "clean.apk"), "--format", "json", cwd=tmp_path).stdout)["app"]
+    assert (app["min_sdk"], app["min_sdk_source"]) == (21, "AndroidManifest.xml")
+    folder = str(PACKAGES / "clean-folder")
+    app = json.loads(run("libs", folder, "--format", "json", cwd=tmp_path).stdout)["app"]
+    assert (app["min_sdk"], app["min_sdk_source"]) == (30, "config min-sdk")
+    for path, command in ((str(PACKAGES / "clean.apk"), "apk"), (folder, "libs")):
+        result = run(command, path, "--format", "json", "--min-sdk", "26", cwd=tmp_path)
+        app = json.loads(result.stdout)["app"]
+        assert (app["min_sdk"], app["min_sdk_source"]) == (26, "--min-sdk")
 
 
 def test_explicit_config_must_exist(tmp_path: Path) -> None:

@@ -322,7 +322,7 @@ def load_align_16k(ctx: AbiContext) -> Iterable[Finding]:
             f"16 KB devices need {PAGE_16K} (check_elf_alignment.sh: {google} {verdict})",
             "Rebuild with NDK r28+ (16 KB by default) or link with -Wl,-z,max-page-size=16384 "
             "(plus -Wl,-z,common-page-size=16384 for NDK r22 and older), and package with AGP 8.5.1+.",
-            extra=(("alignments", [s.align for s in loads]),),
+            extra=(("alignments", [s.align for s in loads]), ("min_alignment", smallest)),
         )
 
 
@@ -428,7 +428,7 @@ def _library_features(
                     f"{name} uses {label} relocations; {gate[1]} to apply them",
                     f"Link {name} without RELR (drop -z pack-relative-relocs) or raise minSdk to {api}.",
                     severity=gate[0],
-                    extra=(("relr_tag", label),),
+                    extra=(("relr_tag", label), ("needs_api", api)),
                 )
                 break
     if any(s.type == PT_TLS for s in library.segments):

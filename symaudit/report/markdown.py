@@ -1,64 +1,61 @@
 """The Markdown report: what the pull-request comment and the GitHub step summary show.
 
-Verdict first (a reviewer decides from one line), then one compact table per ABI — ABIs with the
-same findings share a table, as they usually do — and the messages, searched libraries and fixes
-folded into ``<details>``. A report with no findings says so in green, so the same sticky comment
-turns green when a pull request fixes the problem.
+The verdict first (a reviewer decides from one line: who cannot load, and where), then one table
+row per group of findings (the same rule and symbol or needed library across ABIs and libraries),
+most important first, then the device messages and fixes and each library's identification folded
+into ``<details>``. A report with no findings says so in green, so the same sticky comment turns
+green when a pull request fixes the problem.
+
+Names come from the artifact: they go into code spans (no HTML, link or mention is rendered
+there) and other text through :func:`~symaudit.report.escape.md_text`.
 """
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
-
 from symaudit.audit import Report
-from symaudit.demangle import readable
-from symaudit.findings import Finding, Severity
-from symaudit.report.text import verdict
+from symaudit.findings import Severity
+from symaudit.report.escape import md_code, md_text
+from symaudit.report.grouping import (
+    Group,
+    device_line,
+    explanation,
+    groups,
+    identity_rows,
+    libraries_by_abis,
+    not_checked,
+    suggestion_change,
+    verdict,
+)
 
 _ICONS = {Severity.ERROR: ":x:", Severity.WARNING: ":warning:", Severity.INFO: ":information_source:"}
 MAX_ROWS = 50
-"""Rows per table (and entries in the details) before the rest is summarised in one line."""
+"""Groups in the table (and in the details) before the rest is summarised in one line."""
+MAX_NAMES = 5
+"""Library names per cell before the rest is counted (``--verbose`` lists all)."""
 
 
-def _cell(text: str) -> str:
-    return _one_line(text).replace("|", "\\|")
+def _names(names: list[str], verbose: bool, *, table: bool = False) -> str:
+    shown = names if verbose else names[:MAX_NAMES]
+    text = ", ".join(md_code(name, table=table) for name in shown)
+    return text + (f" and {len(names) - len(shown)} more" if len(shown) < len(names) else "")
 
 
-def _one_line(text: str) -> str:
-    return text.replace("\r", " ").replace("\n", " ")
-
-
-_MARKUP = frozenset("\\`*_<>[]|~&")
-
-
-def _text(text: str) -> str:
-    """Plain text (a message quoting ``std::vector<int>`` or ``char*``) that Markdown must not read
-    as HTML, emphasis or a link; also safe in a table cell (``|`` escaped)."""
-    return "".join(f"\\{char}" if char in _MARKUP else char for char in _one_line(text))
-
-
-def _code(text: str, *, table: bool = False) -> str:
-    """A code span. Inside a table GitHub needs ``\\|`` even in code; outside one the backslash shows."""
-    longest = max((len(run) for run in re.findall("`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{_cell(text) if table else _one_line(text)}{pad}{fence}"
-
-
-def _subject(finding: Finding) -> str:
-    if finding.symbol:
-        shown = readable(finding.symbol)
-        return f"{shown}@{finding.version}" if finding.version else shown
-    return finding.needed or ""
+def _where(group: Group, verbose: bool, *, table: bool = False) -> str:
+    parts = []
+    for libraries, abis in libraries_by_abis(group):
+        text = _names(libraries, verbose, table=table)
+        parts.append(f"{text} ({', '.join(abis)})" if abis else text)
+    return "; ".join(parts)
 
 
 def _headline(report: Report) -> str:
-    line = verdict(report)
+    line = verdict(report, md_code)
     if report.count("error"):
         icon = ":x:"
     elif report.count("warning"):
         icon = ":warning:"
+    elif line.startswith("NOT CHECKED"):
+        icon = ":grey_question:"
     else:
         icon = ":white_check_mark:"
     return f"### {icon} symaudit — {line}"
@@ -67,7 +64,7 @@ def _headline(report: Report) -> str:
 def _context(report: Report) -> str:
     abis = sorted({r.abi for r in report.libraries})
     parts = [
-        _code(report.input.path),
+        md_code(report.input.path),
         report.input.kind,
         f"{len(report.libraries)} libraries in {len(abis)} ABI(s)",
         f"symaudit {report.tool_version}",
@@ -76,83 +73,105 @@ def _context(report: Report) -> str:
 
 
 def _baseline_note(report: Report) -> str | None:
-    extra = dict(report.extra)
-    baseline = extra.get("baseline")
+    baseline = dict(report.extra).get("baseline")
     if not isinstance(baseline, dict):
         return None
     known = baseline.get("known")
     if not isinstance(known, int) or known == 0:
         return None
-    return f"{known} finding(s) already recorded in the baseline `{baseline.get('path')}` are not shown."
+    return f"{known} finding(s) already recorded in the baseline {md_code(str(baseline.get('path')))} are not shown."
 
 
-def _row(finding: Finding) -> tuple[str, ...]:
-    subject = _subject(finding)
-    return (
-        f"{_ICONS[finding.severity]} {finding.severity.value}",
-        _code(finding.rule, table=True),
-        _code(finding.library, table=True) if finding.library else "(package)",
-        _code(subject, table=True) if subject else "",
-    )
+def _title(group: Group, *, table: bool) -> str:
+    title = md_code(group.rule, table=table)
+    return f"{title} {md_code(group.subject, table=table)}" if group.subject else title
 
 
-def _tables(findings: tuple[Finding, ...]) -> list[str]:
-    by_abi: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        by_abi[finding.abi or "package"].append(finding)
-    # ABIs whose rows are identical share one table: a 4-ABI app with one bad library shows one.
-    shared: dict[tuple[tuple[str, ...], ...], list[str]] = defaultdict(list)
-    for abi in sorted(by_abi):
-        shared[tuple(_row(f) for f in by_abi[abi])].append(abi)
-    lines: list[str] = []
-    for rows, abis in shared.items():
-        lines += [
-            "",
-            f"**{', '.join(abis)}**",
-            "",
-            "| severity | rule | library | symbol / needed library |",
-            "|---|---|---|---|",
-        ]
-        lines += ["| " + " | ".join(row) + " |" for row in rows[:MAX_ROWS]]
-        if len(rows) > MAX_ROWS:
-            lines.append(f"| | | | … and {len(rows) - MAX_ROWS} more |")
+def _table(found: list[Group], verbose: bool) -> list[str]:
+    lines = ["", "| | finding | fails | libraries (ABIs) |", "|---|---|---|---|"]
+    for group in found[:MAX_ROWS]:
+        lines.append(
+            f"| {_ICONS[group.severity]} | {_title(group, table=True)} | {group.where} | "
+            f"{_where(group, verbose, table=True)} |"
+        )
+    if len(found) > MAX_ROWS:
+        lines.append(f"| | … and {len(found) - MAX_ROWS} more | | |")
     return lines
 
 
-def _details(findings: tuple[Finding, ...]) -> list[str]:
-    groups: dict[tuple[str, str | None, str], list[Finding]] = {}
-    for finding in findings:
-        groups.setdefault((finding.rule, finding.library, _subject(finding)), []).append(finding)
+def _details(found: list[Group], verbose: bool) -> list[str]:
     lines = ["", "<details><summary>What fails on the device, and how to fix it</summary>", ""]
-    for (rule, library, subject), members in list(groups.items())[:MAX_ROWS]:
-        abis = ", ".join(sorted({f.abi for f in members if f.abi}))
-        title = f"**{_code(library)}**" if library else "**(package)**"
-        what = f" — {_code(subject)}" if subject else ""
-        lines.append(f"{title} `{rule}`{what}" + (f" ({abis})" if abis else ""))
-        first = members[0]
-        lines.append(f"- on device: {_text(first.message)}")
+    for group in found[:MAX_ROWS]:
+        first = group.first
+        lines.append(f"**{_title(group, table=False)}** ({group.where})")
+        lines.append(f"- in: {_where(group, verbose)}")
+        device = device_line(first)
+        if device is not None:
+            lines.append(f"- on device: {md_code(device)}")
+        why = explanation(first)
+        if why is not None:
+            lines.append(f"- why: {md_text(why)}")
         if first.searched:
-            lines.append(f"- searched: {' → '.join(_code(name) for name in first.searched)}")
-        affected = sorted({name for f in members for name in f.affected})
+            lines.append(f"- searched: {' → '.join(md_code(name) for name in first.searched)}")
+        for change in dict.fromkeys(suggestion_change(f, md_code) for f in group.findings):
+            if change:
+                lines.append(f"- changed: {change}")
+        affected = sorted({name for f in group.findings for name in f.affected})
         if affected:
-            lines.append(f"- also fails: {', '.join(_code(name) for name in affected)}")
-        for hint in dict.fromkeys(f.hint for f in members if f.hint):
-            lines.append(f"- fix: {_cell(hint)}")
+            lines.append(f"- also fails: {_names(affected, verbose)}")
+        hints = group.hints if verbose else group.hints[:1]
+        for hint in hints:
+            lines.append(f"- fix: {md_text(hint)}")
         lines.append("")
-    if len(groups) > MAX_ROWS:
-        lines += [f"… and {len(groups) - MAX_ROWS} more (see the JSON or SARIF report).", ""]
+    if len(found) > MAX_ROWS:
+        lines += [f"… and {len(found) - MAX_ROWS} more (see the JSON or SARIF report).", ""]
     lines.append("</details>")
     return lines
 
 
-def render(report: Report) -> str:
+def _identification(report: Report, verbose: bool) -> list[str]:
+    rows = identity_rows(report)
+    if not rows:
+        return []
+    lines = [
+        "",
+        "<details><summary>Libraries: NDK, STL, 16 KB pages, reference</summary>",
+        "",
+        "| libraries | ABIs | NDK | STL | 16 KB | reference |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        names = _names(list(row.libraries), verbose, table=True)
+        reference = md_code(row.reference, table=True) if row.reference != "-" else "-"
+        lines.append(
+            f"| {names} | {', '.join(row.abis)} | {md_text(row.ndk)} | {md_code(row.stl, table=True)} | "
+            f"{row.page_16k} | {reference} |"
+        )
+    lines += ["", "</details>"]
+    return lines
+
+
+def _not_checked(report: Report) -> list[str]:
+    skipped = not_checked(report)
+    if not skipped:
+        return []
+    return ["", "**Not checked:** " + "; ".join(md_text(item) for item in skipped)]
+
+
+def render(report: Report, *, verbose: bool = False) -> str:
     lines = [_headline(report), "", _context(report)]
     note = _baseline_note(report)
-    if not report.findings:
-        lines += ["", "No findings: every native library will load." + (f" {note}" if note else "")]
+    found = groups(report.findings)
+    if not found:
+        text = "No findings: every native library will load." if report.libraries else "No findings."
+        lines += ["", text + (f" {note}" if note else "")]
+        lines += _not_checked(report)
+        lines += _identification(report, verbose)
         return "\n".join(lines) + "\n"
     if note:
         lines += ["", note]
-    lines += _tables(report.findings)
-    lines += _details(report.findings)
+    lines += _table(found, verbose)
+    lines += _details(found, verbose)
+    lines += _identification(report, verbose)
+    lines += _not_checked(report)
     return "\n".join(lines) + "\n"

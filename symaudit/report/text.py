@@ -1,112 +1,183 @@
-"""The text report: findings grouped by ABI and library, demangled, and a one-line verdict last."""
+"""The text report: who crashes and where, one block per finding repeated across ABIs and
+libraries, each library's identification, what was not checked, and the verdict line last.
+
+Every line passes through :func:`~symaudit.report.escape.terminal` on its way out: names come
+from the artifact, and no control character or ANSI escape of theirs reaches the terminal.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import textwrap
+from collections.abc import Mapping
+from typing import Any
 
 from symaudit.audit import Report
-from symaudit.demangle import readable
-from symaudit.findings import Finding
+from symaudit.findings import Horizon, Severity
+from symaudit.report.escape import terminal
+from symaudit.report.grouping import (
+    Group,
+    device_line,
+    explanation,
+    fold,
+    groups,
+    identity_rows,
+    libraries_by_abis,
+    rule_of,
+    suggestion_change,
+)
+from symaudit.report.grouping import verdict as _verdict
 
-
-def _subject(finding: Finding) -> str:
-    if finding.symbol:
-        shown = readable(finding.symbol)
-        return f"{shown}@{finding.version}" if finding.version else shown
-    if finding.needed:
-        return finding.needed
-    return finding.library or ""
+_LABEL = {Severity.ERROR: "ERROR", Severity.WARNING: "WARNING", Severity.INFO: "NOTE"}
+_ROWS = 12
+"""Identification rows shown before folding (``--verbose`` shows all)."""
 
 
 def verdict(report: Report) -> str:
-    errors, warnings = report.count("error"), report.count("warning")
-    abis = sorted({r.abi for r in report.libraries})
-    if errors:
-        failing = sorted({f.library for f in report.findings if f.severity.value == "error" and f.library})
-        shown = ", ".join(failing[:5]) + (f" and {len(failing) - 5} more" if len(failing) > 5 else "")
-        return (
-            f"FAIL: {errors} error(s), {warnings} warning(s): loading {shown} will fail "
-            f"({', '.join(sorted({f.abi for f in report.findings if f.abi and f.severity.value == 'error'}))})"
-        )
-    if warnings:
-        return f"WARN: no load failure predicted for {len(report.libraries)} libraries in {len(abis)} ABI(s); {warnings} warning(s)"
-    return f"OK: {len(report.libraries)} libraries in {len(abis)} ABI(s) will load (0 errors, 0 warnings)"
+    """The verdict line, escaped for a terminal (the CLI also prints it on standard error)."""
+    return terminal(_verdict(report, terminal))
 
 
-def render(report: Report) -> str:
+def _header(report: Report) -> str:
     abis = sorted({r.abi for r in report.libraries})
-    lines = [
+    if report.input.kind == "model":
+        return f"symaudit {report.tool_version}: {report.input.path} (model)"
+    return (
         f"symaudit {report.tool_version}: {report.input.path} ({report.input.kind}, "
-        f"{len(report.libraries)} libraries, {len(abis)} ABI(s): {', '.join(abis) or 'none'})",
-        "",
-    ]
-    notes = [f for f in report.findings if f.severity.value == "info" and f.abi is None and f.library is None]
-    grouped: dict[str | None, dict[str | None, list[Finding]]] = defaultdict(lambda: defaultdict(list))
-    for finding in report.findings:
-        if finding not in notes:
-            grouped[finding.abi][finding.library].append(finding)
-    for abi in sorted(grouped, key=lambda a: a or ""):
-        lines.append(f"== {abi or 'package'} ==")
-        for library in sorted(grouped[abi], key=lambda name: name or ""):
-            lines.extend(_library_block(library, grouped[abi][library]))
-    if report.libraries:
-        summary: list[tuple[str, int, int, int]] = []
-        for abi in abis:
-            libs = [r for r in report.libraries if r.abi == abi]
-            errors = sum(1 for f in report.findings if f.abi == abi and f.severity.value == "error")
-            warnings = sum(1 for f in report.findings if f.abi == abi and f.severity.value == "warning")
-            summary.append((abi, len(libs), errors, warnings))
-        from tabulate import tabulate  # lazy: the verdict line alone must not pay its import
-
-        lines.extend(tabulate(summary, headers=("ABI", "libraries", "errors", "warnings")).splitlines())
-        lines.append("")
-    for note in notes:
-        lines.append(f"note: {note.message}")
-        lines.append(f"      {note.hint}")
-    if notes:
-        lines.append("")
-    lines.append(verdict(report))
-    return "\n".join(lines) + "\n"
+        f"{len(report.libraries)} libraries in {len(abis)} ABI(s): {', '.join(abis) or 'none'})"
+    )
 
 
-def _library_block(library: str | None, findings: list[Finding]) -> list[str]:
-    path = next((f.path for f in findings if f.path), None)
-    lines = [f"{library or '(package)'}" + (f"  ({path})" if path else "")]
-    rows = [(f.severity.value, f.rule, _subject(f)) for f in findings]
-    from tabulate import tabulate
+def _identification(report: Report, verbose: bool) -> list[str]:
+    rows = identity_rows(report)
+    if not rows:
+        return []
+    from tabulate import tabulate  # lazy: the verdict line alone must not pay its import
 
-    table = tabulate(rows, headers=("severity", "rule", "symbol / library"), tablefmt="simple")
-    lines.extend("  " + row for row in table.splitlines())
-    # One message per rule: many unresolved symbols of one library read alike.
-    first_by_rule: dict[str, str] = {}
-    for finding in findings:
-        first_by_rule.setdefault(finding.rule, finding.message)
-    for message in first_by_rule.values():
-        lines.append(f"  on device: {message}")
-    hidden = len({f.message for f in findings}) - len(first_by_rule)
-    if hidden > 0:
-        lines.append(f"  ({hidden} more message(s) like these in --format json)")
-    searched = next((f.searched for f in findings if f.searched), ())
-    if searched:
-        lines.append(f"  searched:  {' -> '.join(searched)}")
-    for change in dict.fromkeys(_change(f) for f in findings):
+    all_abis = tuple(sorted({r.abi for r in report.libraries}))
+    table = []
+    for row in rows if verbose else rows[:_ROWS]:
+        abis = f"all {len(all_abis)}" if row.abis == all_abis and len(all_abis) > 1 else ", ".join(row.abis)
+        names = fold(row.libraries, verbose, limit=3)
+        table.append((terminal(names), abis, row.ndk, row.stl, row.page_16k, terminal(row.reference)))
+    lines = tabulate(table, headers=("libraries", "ABIs", "NDK", "STL", "16 KB", "reference")).splitlines()
+    if len(rows) > len(table):
+        lines.append(f"... and {len(rows) - len(table)} more row(s) (--verbose)")
+    return [*lines, ""]
+
+
+def _group_block(group: Group, verbose: bool) -> list[str]:
+    rule = rule_of(group.first)
+    title = f"{_LABEL[group.severity]} {group.rule}"
+    if group.subject:
+        title += f": {group.subject}"
+    lines = [f"{title}  [{group.where}]"]
+    parts = libraries_by_abis(group)
+    count = len(group.libraries)
+    prefix = f"{count} libraries: " if count > FOLD_LIBRARIES else ""
+    where = "; ".join(
+        f"{fold(libs, verbose)} ({', '.join(abis)})" if abis else fold(libs, verbose) for libs, abis in parts
+    )
+    lines.append(f"  in:         {prefix}{where}")
+    first = group.first
+    device = device_line(first)
+    if device is not None:
+        lines.append(f"  on device:  {device}")
+    why = explanation(first)
+    if why is not None:
+        lines.append(f"  why:        {why}")
+    if rule is not None and rule.horizon is Horizon.PAGE_16K and group.severity is Severity.ERROR:
+        lines.append(
+            "  who:        devices with 16 KB pages; Google Play requires 16 KB support for apps targeting Android 15+"
+        )
+    if first.searched:
+        lines.append(f"  searched:   {' -> '.join(first.searched)}")
+    for change in dict.fromkeys(suggestion_change(f) for f in group.findings):
         if change:
-            lines.append(f"  changed:   {change}")
-    affected = sorted({name for f in findings for name in f.affected})
+            lines.append(f"  changed:    {change}")
+    affected = sorted({name for f in group.findings for name in f.affected})
     if affected:
-        lines.append(f"  also fails: {', '.join(affected)}")
-    for hint in dict.fromkeys(f.hint for f in findings):
-        lines.append(f"  hint:      {hint}")
+        lines.append(f"  also fails: {fold(affected, verbose)}")
+    hints = group.hints
+    for hint in hints if verbose else hints[:1]:
+        lines.append(f"  hint:       {hint}")
+    if len(hints) > 1 and not verbose:
+        lines.append(f"              ({len(hints) - 1} more hint(s) for the other libraries: --verbose)")
     lines.append("")
     return lines
 
 
-def _change(finding: Finding) -> str | None:
-    """"`old` is gone; 2.1.0 has `new`" from an unresolved symbol's ``suggestion``."""
-    suggestion = dict(finding.extra).get("suggestion")
-    if not finding.symbol or not isinstance(suggestion, dict) or not suggestion.get("symbol"):
-        return None
-    coordinate = suggestion.get("coordinate")
-    where = str(coordinate).rsplit(":", 1)[-1] if coordinate else str(suggestion.get("library"))
-    verb = "has" if suggestion.get("kind") == "same-function" else "has a similar"
-    return f"`{readable(finding.symbol)}` is gone; {where} {verb} `{readable(str(suggestion['symbol']))}`"
+FOLD_LIBRARIES = 5
+
+
+def _models(report: Report, verbose: bool) -> list[str]:
+    models = dict(report.extra).get("models")
+    if not isinstance(models, list):
+        return []
+    lines: list[str] = []
+    for model in models:
+        if not isinstance(model, Mapping):
+            continue
+        lines.extend(_model_lines(model, verbose))
+    return lines
+
+
+def _model_lines(model: Mapping[str, Any], verbose: bool) -> list[str]:
+    path = model.get("path")
+    if model.get("error"):
+        return [f"model {path}: unreadable: {model.get('error')}", ""]
+    versions = [
+        f"file format version {model.get('file_format_version') if model.get('file_format_version') is not None else '-'}",
+        f"bytecode version {model.get('bytecode_version') if model.get('bytecode_version') is not None else '-'}",
+    ]
+    lines = [
+        f"model {path}: {model.get('kind')}, {', '.join(versions)}, "
+        f"{model.get('operators')} operator(s) (from {model.get('operator_source')})"
+    ]
+    runtimes = model.get("runtimes") or []
+    names = [str(n) for n in model.get("operator_names") or []]
+    if runtimes:
+        for runtime in runtimes:
+            if not isinstance(runtime, Mapping):
+                continue
+            libraries = ", ".join(str(n) for n in runtime.get("libraries") or [])
+            facts = [str(runtime.get("abi") or "?"), f"{runtime.get('operators')} operators"]
+            if runtime.get("reference"):
+                facts.append(str(runtime["reference"]))
+            if runtime.get("version_check"):
+                facts.append(str(runtime["version_check"]))
+            lines.append(f"  checked against: {libraries} ({'; '.join(facts)})")
+        if verbose and names:
+            lines.extend(
+                textwrap.wrap(", ".join(names), 100, initial_indent="  operators: ", subsequent_indent="    ")
+            )
+    else:
+        lines.append(
+            "  checked against: no libtorch runtime (pass --runtime APK|AAR|SO); operators and versions not checked"
+        )
+        if names:
+            lines.extend(
+                textwrap.wrap(", ".join(names), 100, initial_indent="  operators: ", subsequent_indent="    ")
+            )
+    return [*lines, ""]
+
+
+def _not_checked(report: Report) -> list[str]:
+    lines: list[str] = []
+    for finding in report.findings:
+        rule = rule_of(finding)
+        if rule is not None and rule.horizon is Horizon.NOT_CHECKED:
+            lines.append(f"not checked: {finding.message}")
+            if finding.hint:
+                lines.append(f"             {finding.hint}")
+    return lines + [""] if lines else []
+
+
+def render(report: Report, *, verbose: bool = False) -> str:
+    lines = [_header(report), ""]
+    lines += _identification(report, verbose)
+    lines += _models(report, verbose)
+    for group in groups(report.findings):
+        lines += _group_block(group, verbose)
+    lines += _not_checked(report)
+    lines.append(_verdict(report, terminal))
+    return "\n".join(terminal(line) for line in lines) + "\n"

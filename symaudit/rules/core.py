@@ -25,6 +25,7 @@ Rebuild the importing library against the headers of the library you ship, or sh
 version it was built against. When another packaged library defines the symbol but is not in the
 load group, add it to the importer's DT_NEEDED (link against it).
 """,
+    device='dlopen failed: cannot locate symbol "{symbol}" referenced by "{library}"...',
 )
 
 MISSING_LIBRARY = define_rule(
@@ -46,6 +47,7 @@ Every library whose load group contains the needing library fails with it.
 Package the missing library for this ABI (add the dependency that ships it, or remove the
 `exclude`), or relink the needing library without the dependency.
 """,
+    device='dlopen failed: library "{needed}" not found: needed by {library}',
 )
 
 WRONG_ARCH = define_rule(
@@ -66,6 +68,7 @@ A 32-bit `libfbjni.so` copied into `jniLibs/arm64-v8a/`.
 Put the build for the right ABI in that directory (check `abiFilters` and the source of
 prebuilt libraries in `jniLibs/`).
 """,
+    device="{message}",  # the analysis quotes bionic for this rule,
 )
 
 ABI_INCOMPLETE = define_rule(

@@ -4,7 +4,7 @@ case; the analysis lowers them when the app's minSdk makes the feature safe."""
 
 from __future__ import annotations
 
-from symaudit.findings import Rule, Severity, define_rule
+from symaudit.findings import Horizon, Rule, Severity, define_rule
 
 STL_MIXED = define_rule(
     "stl-mixed",
@@ -67,6 +67,8 @@ Such a library may call functions older devices do not have, and fails to load t
 Build the library with the app's minSdk (`ANDROID_PLATFORM`/`minSdkVersion` in CMake or
 `externalNativeBuild`), or raise the app's minSdk.
 """,
+    horizon=Horizon.BELOW_API,
+    api_fact="api",
 )
 
 PLATFORM_SYMBOL_UNAVAILABLE = define_rule(
@@ -87,6 +89,9 @@ On a device older than the API level that introduced it the load fails with
 Raise minSdk, build the library for the app's minSdk so the compiler rejects the call, or call
 the function through `dlsym` / `__builtin_available` with a fallback.
 """,
+    horizon=Horizon.BELOW_API,
+    api_fact="introduced",
+    device='dlopen failed: cannot locate symbol "{symbol}" referenced by "{library}"...',
 )
 
 NDK_NOT_FOUND = define_rule(
@@ -107,6 +112,8 @@ A CI runner without the Android SDK.
 ## Fix
 Install an NDK and pass `--ndk PATH` or set `ANDROID_NDK_HOME`.
 """,
+    horizon=Horizon.NOT_CHECKED,
+    not_checked="platform symbols (no NDK)",
 )
 
 PRIVATE_PLATFORM_LIBRARY = define_rule(
@@ -127,6 +134,10 @@ A prebuilt links `libcrypto.so` from an old AOSP tree instead of shipping Boring
 ## Fix
 Ship your own copy (e.g. BoringSSL/OpenSSL built with the NDK, renamed), or use an NDK API.
 """,
+    device=(
+        'dlopen failed: library "{needed}" needed or dlopened by "{library}" is not accessible '
+        'for the namespace "classloader-namespace"'
+    ),
 )
 
 LOAD_ALIGN_16K = define_rule(
@@ -148,6 +159,8 @@ A library built with NDK r26 and default flags has `p_align` 0x1000.
 Build with NDK r28 or newer (16 KB by default), or link with `-Wl,-z,max-page-size=16384`
 (and `-Wl,-z,common-page-size=16384` for NDK r22 and older); package with AGP 8.5.1+.
 """,
+    horizon=Horizon.PAGE_16K,
+    device='dlopen failed: "{library}" program alignment ({min_alignment}) cannot be smaller than system page size (16384)',
 )
 
 ZIP_ALIGN_16K = define_rule(
@@ -168,6 +181,7 @@ An APK re-signed after `zipalign -p 4` (4 KB page alignment only).
 Align with `zipalign -P 16 -f 4` (build-tools 35+) before signing, or use AGP 8.5.1+ which does
 it; or set `packaging.jniLibs.useLegacyPackaging = true` to compress and extract libraries.
 """,
+    horizon=Horizon.PAGE_16K,
 )
 
 TEXT_RELOCATIONS = define_rule(
@@ -187,6 +201,7 @@ From API 23 the loader refuses text relocations for apps targeting API 23+:
 Build all code as position independent (`-fPIC`), fix hand-written assembly to use PC-relative
 or GOT addressing, and drop `-z notext`/`-Wl,--no-warn-shared-textrel`.
 """,
+    device='dlopen failed: "{library}" has text relocations',
 )
 
 MISSING_SONAME = define_rule(
@@ -239,6 +254,9 @@ A library linked with `-Wl,--hash-style=gnu`.
 ## Fix
 Link with `-Wl,--hash-style=both` (the NDK's default for minSdk below 23).
 """,
+    horizon=Horizon.BELOW_API,
+    below_api=23,
+    device='dlopen failed: empty/missing DT_HASH/DT_GNU_HASH in "{library}" (new hash type from the future?)',
 )
 
 RELR_BEFORE_API_28 = define_rule(
@@ -258,6 +276,8 @@ A library linked with `-Wl,-z,pack-relative-relocs` for an app with minSdk 24.
 Link without RELR (drop `-z pack-relative-relocs` / `--pack-dyn-relocs=relr`) or raise minSdk;
 the NDK only enables RELR when the target API allows it.
 """,
+    horizon=Horizon.BELOW_API,
+    api_fact="needs_api",
 )
 
 ELF_TLS_BEFORE_API_29 = define_rule(
@@ -276,6 +296,8 @@ Before Android 10 the loader does not support ELF TLS; loading fails on those de
 Build for the app's minSdk: below 29 the NDK's clang uses emulated TLS (`__emutls_*`) by
 default; do not force `-fno-emulated-tls`.
 """,
+    horizon=Horizon.BELOW_API,
+    below_api=29,
 )
 
 

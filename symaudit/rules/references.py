@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from symaudit.findings import Rule, Severity, define_rule
+from symaudit.findings import Horizon, Rule, Severity, define_rule
 
 REFERENCES_UNAVAILABLE = define_rule(
     "references-unavailable",
@@ -27,6 +27,8 @@ Run once with network access (or `symaudit refs fetch org.pytorch:pytorch_androi
 `--maven-repo` at a reachable mirror, or build the app once with Gradle so its cache holds the
 AARs.
 """,
+    horizon=Horizon.NOT_CHECKED,
+    not_checked="reference builds",
 )
 
 LIBTORCH_VERSION_MISMATCH = define_rule(

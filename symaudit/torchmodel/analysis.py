@@ -244,7 +244,7 @@ def audit_model_file(model_path: str, runtime_path: str | None) -> Report:
             input=InputRecord(model_path, "model", digest),
             libraries=(),
             findings=tuple(findings),
-            extra=(("models", [entry]),),
+            extra=(("models", [entry]), ("scope", "models")),
         )
     with open_package([runtime_path]) as package:
         audit = ModelAudit(package, [model_input], discover=False)
@@ -256,7 +256,12 @@ def audit_model_file(model_path: str, runtime_path: str | None) -> Report:
             f"{runtime_path}: no libtorch operator registry found (no library with operator schema strings)"
         )
     model_ids = {rule.id for rule in MODEL_RULES}
-    return replace(report, findings=tuple(f for f in report.findings if f.rule in model_ids))
+    # "scope": the runtime's libraries were read to identify it, not audited: no verdict on them.
+    return replace(
+        report,
+        findings=tuple(f for f in report.findings if f.rule in model_ids),
+        extra=(*report.extra, ("scope", "models")),
+    )
 
 
 def model_inputs(paths: Sequence[str]) -> list[ModelInput]:

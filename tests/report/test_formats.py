@@ -36,7 +36,8 @@ def test_markdown_of_a_clean_report_is_green_and_says_there_is_nothing() -> None
     text = markdown.render(report)
     first = text.splitlines()[0]
     assert first.startswith("### :white_check_mark:") and "OK:" in first
-    assert "No findings" in text and "<details>" not in text
+    assert "No findings" in text and "What fails on the device" not in text
+    assert "<details><summary>Libraries: NDK, STL, 16 KB pages, reference</summary>" in text
 
 
 def test_markdown_puts_the_verdict_first_then_one_table_for_identical_abis(tmp_path: Path) -> None:
@@ -44,10 +45,12 @@ def test_markdown_puts_the_verdict_first_then_one_table_for_identical_abis(tmp_p
     assert run("apk", WENET, "--format", "json", "--output", str(report_path)).returncode == 1
     text = markdown.render(load_report(report_path))
     lines = text.splitlines()
-    assert lines[0].startswith("### :x:") and "FAIL: 4 error(s)" in lines[0]
-    assert "**arm64-v8a, armeabi-v7a, x86, x86_64**" in lines  # four ABIs, one shared table
-    row = next(line for line in lines if "`unresolved-symbol`" in line and line.startswith("|"))
+    assert lines[0].startswith("### :x:")
+    assert "FAIL: `libwenet.so` cannot load on any device (arm64-v8a, armeabi-v7a, x86, x86_64)" in lines[0]
+    # The finding repeated in four ABIs is one row that names them.
+    (row,) = [line for line in lines if "`unresolved-symbol`" in line and line.startswith("|")]
     assert "torch::jit::load(std::string const&, c10::optional<c10::Device>)" in row
+    assert "| fails on every device | `libwenet.so` (arm64-v8a, armeabi-v7a, x86, x86_64) |" in row
     assert "<details>" in text and "</details>" in text
     assert "`libwenet.so` → `libpytorch_jni.so`" in text  # the searched libraries, in lookup order
 
@@ -75,11 +78,15 @@ def test_github_annotations_escape_data_and_properties() -> None:
     note = Finding("ndk-not-found", Severity.INFO, None, None, "no NDK", "")
     out = github.render(Report(InputRecord("app.apk", "apk", None), libs(("arm64-v8a",)), (finding, note)))
     lines = out.splitlines()
+    # One annotation per group, titled with rule, symbol and horizon; the message's own newline is
+    # shown as \x0a (it cannot start a line of its own), the line breaks symaudit makes are %0A.
     assert lines[0] == (
-        "::error title=symaudit unresolved-symbol%3A libwenet.so (arm64-v8a)::100%25 broken%0Areally"
-        "%0Asymbol: torch::jit::load()%0Asearched: libwenet.so -> libc.so%0Afix: rebuild, please"
+        "::error title=symaudit unresolved-symbol%3A torch%3A%3Ajit%3A%3Aload() (fails on every device)"
+        "::in libwenet.so (arm64-v8a)"
+        '%0Aon device: dlopen failed: cannot locate symbol "_ZN5torch3jit4loadEv" referenced by "libwenet.so"...'
+        "%0A100%25 broken\\x0areally%0Asearched: libwenet.so -> libc.so%0Afix: rebuild, please"
     )
-    assert lines[1] == "::notice title=symaudit ndk-not-found::no NDK"
+    assert lines[1] == "::notice title=symaudit%3A not checked::platform symbols (no NDK)"
     assert lines[-1].startswith("FAIL:")
 
 
@@ -168,10 +175,12 @@ def test_markdown_pipes_are_escaped_in_tables_only_and_messages_cannot_become_ht
     lines = markdown.render(report).splitlines()
     row = next(line for line in lines if line.startswith("| :x:"))
     assert "`operator\\|(Foo, Foo)`" in row
-    title = next(line for line in lines if line.startswith("**`liba.so`**"))
+    title = next(line for line in lines if line.startswith("**`unresolved-symbol`"))
     assert "`operator|(Foo, Foo)`" in title and "\\|" not in title
-    message = next(line for line in lines if line.startswith("- on device:"))
+    message = next(line for line in lines if line.startswith("- why:"))
     assert "<int>" not in message and "\\<int\\>" in message and "char\\*" in message
+    device = next(line for line in lines if line.startswith("- on device:"))
+    assert device == '- on device: `dlopen failed: cannot locate symbol "_Zor3FooS_" referenced by "liba.so"...`'
 
 
 def test_markdown_code_spans_survive_backtick_runs() -> None:
