@@ -135,7 +135,9 @@ def parse(data: Mapping[str, Any], where: str) -> Settings:
     if budget is not None and (
         not isinstance(budget, (int, float)) or isinstance(budget, bool) or not 0 <= budget <= 86400
     ):
-        raise InputError(f"{where}: network-budget must be a number of seconds from 0 to 86400, not {budget!r}")
+        raise InputError(
+            f"{where}: network-budget must be a number of seconds from 0 to 86400, not {budget!r}"
+        )
     return Settings(
         source=where,
         fail_on=fail_on,

@@ -558,10 +558,10 @@ class Http:
             raise TransferError(f"{where}: body cut short ({stream.received} of {size} bytes)")
 
     def _expired(self, where: str, stream: _Stream) -> NetworkError:
-        so_far = f"{stream.received} bytes so far"
+        so_far = f" after {stream.received} bytes" if stream.received else ""
         if stream.by_budget:
-            return BudgetError(f"{where}: abandoned ({so_far}): {self._budget_words()} is spent")
-        return NetworkError(f"{where}: transfer took longer than {self.deadline:g} s ({so_far})")
+            return BudgetError(f"{where}: abandoned{so_far}: {self._budget_words()} is spent")
+        return NetworkError(f"{where}: abandoned{so_far}: the request took longer than {self.deadline:g} s")
 
     def _budget_words(self) -> str:
         seconds = self.budget.seconds if self.budget is not None else 0.0
