@@ -5,6 +5,8 @@ every run has to ask the repository, and prints the wall time next to that of th
 with ``--no-references`` (the price of the network is the difference):
 
 * ``refused``: a repository on 127.0.0.1 whose port is closed (connection refused at once);
+* ``blackhole``: a port whose accept queue is full, so the kernel drops every new SYN, as a
+  firewall that drops packets does (the connect timeout is all that ends it);
 * ``hang``: a server that accepts the connection, reads the request and never answers;
 * ``trickle``: a server that answers 200 and then sends one byte of body per second, for ever;
 * ``headers``: a server that sends its status line and headers one byte per second;
@@ -77,6 +79,14 @@ def _trickle_headers(conn: socket.socket) -> None:
         time.sleep(1.0)
 
 
+def _blackhole() -> tuple[str, list[socket.socket]]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    filler = socket.create_connection(listener.getsockname())  # fills the queue: later SYNs drop
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", [listener, filler]
+
+
 def _closed_port() -> str:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
@@ -112,7 +122,9 @@ def _run(code: Path, args: list[str], cap: float, prefix: list[str]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenarios", nargs="*", default=["refused", "hang", "trickle", "headers", "offline"])
+    parser.add_argument(
+        "scenarios", nargs="*", default=["refused", "blackhole", "offline", "hang", "trickle", "headers"]
+    )
     parser.add_argument("--cap", type=float, default=300.0, help="stop a run after this many seconds")
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout whose symaudit to run")
     options, extra = parser.parse_known_args()  # anything else goes to symaudit (--network-budget 5)
@@ -127,6 +139,9 @@ def main() -> int:
             prefix, args = ["unshare", "-rn"], []
         elif scenario == "refused":
             args = ["--maven-repo", _closed_port()]
+        elif scenario == "blackhole":
+            url, keep = _blackhole()
+            args = ["--maven-repo", url]
         else:
             url, stop = _serve(servers[scenario])
             args = ["--maven-repo", url]

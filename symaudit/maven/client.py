@@ -136,6 +136,8 @@ class MavenClient:
         self.repos = tuple(r.rstrip("/") for r in repos)
         self.cache = cache
         self.offline = offline
+        self.offline_reason = "offline"
+        """Why no request is sent: ``--offline``, or the network given up earlier in the run."""
         self._http_factory = http
         self._http: Http | None = None
         self.gradle_home = gradle_home if gradle_home is not None else local.gradle_home()

@@ -219,3 +219,20 @@ def test_urls_requests_cannot_send_are_one_line_input_errors(url: str, says: str
         check_url(url, "--maven-repo")
     assert says in str(info.value) and "\n" not in str(info.value)
     assert "s3cret" not in str(info.value)
+
+
+def test_a_host_that_drops_packets_costs_one_connect_timeout(sleeps: Sleeps) -> None:
+    # A full accept queue makes the kernel drop new SYNs, as a dropping firewall does.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    with listener, socket.create_connection(listener.getsockname()):
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        http = _http(sleeps, timeout=(0.5, 5.0))
+        start = time.monotonic()
+        with pytest.raises(UnreachableError, match="no connection within the connect timeout"):
+            http.get_bytes(url + "/x")
+        with pytest.raises(UnreachableError):
+            http.get_bytes(url + "/y")
+        assert time.monotonic() - start < 0.5 + MARGIN
+        assert sleeps == [] and http.requests == 1
