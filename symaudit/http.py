@@ -498,6 +498,8 @@ class Http:
                             raise self._expired(where, stream) from None
                         except requests.RequestException as exc:
                             raise self._failed(where, origin, exc) from None
+                        except Exception as exc:  # anything else the worker's requests raised
+                            raise NetworkError(f"{where}: {exc.__class__.__name__}") from None
                         self._reached.add(origin)
                         reply = read(stream, response) if read is not None else None
                         wait = self._retry_wait(response, reply, attempt, retry_server_errors, rate_limited)
@@ -554,6 +556,8 @@ class Http:
             raise self._expired(where, stream) from None
         except requests.RequestException as exc:
             raise TransferError(f"{where}: transfer interrupted ({exc.__class__.__name__})") from None
+        except (ValueError, OSError) as exc:  # a body urllib3 could not decode, a socket shut down
+            raise NetworkError(f"{where}: transfer failed ({exc.__class__.__name__})") from None
         if size is not None and stream.received < size:
             raise TransferError(f"{where}: body cut short ({stream.received} of {size} bytes)")
 
