@@ -135,10 +135,9 @@ class Budget:
     artifacts in between costs nothing; a request never runs past what is left.
     """
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, seconds: float) -> None:
         self.seconds = max(0.0, seconds)
         self.spent = 0.0
-        self._clock = clock
 
     @property
     def remaining(self) -> float:
