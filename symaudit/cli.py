@@ -207,13 +207,13 @@ def _progress(label: str, total: int | None) -> Any:
     return _Bar()
 
 
-def _maven_client(options: dict[str, Any], config_repos: Sequence[str]) -> Any:
+def _maven_client(options: dict[str, Any], config_repos: Sequence[str], budget: float | None = None) -> Any:
     from symaudit.references.session import maven_client
 
-    return maven_client(options["maven_repo"], options["offline"], config_repos, os.environ, _progress)
+    return maven_client(options["maven_repo"], options["offline"], config_repos, os.environ, _progress, budget)
 
 
-def _references(package: Any, options: dict[str, Any], config_repos: Sequence[str]) -> Any:
+def _references(package: Any, options: dict[str, Any], settings: Any) -> Any:
     """The reference analyses for the package: Maven lookups unless --no-references."""
     from symaudit.references.families import modules_for
 
@@ -223,9 +223,11 @@ def _references(package: Any, options: dict[str, Any], config_repos: Sequence[st
         from symaudit.references.analysis import ReferenceAudit
 
         return ReferenceAudit(modules=modules)
-    from symaudit.references.session import reference_audit, references_enabled
+    from symaudit.references.session import network_budget, reference_audit, references_enabled
 
-    client = _maven_client(options, config_repos) if references_enabled(options["references"], os.environ) else None
+    budget = network_budget(options.get("network_budget"), os.environ, settings.network_budget)
+    enabled = references_enabled(options["references"], os.environ)
+    client = _maven_client(options, settings.maven_repos, budget) if enabled else None
     try:
         return reference_audit(names, client)
     finally:
@@ -256,7 +258,7 @@ def _audit_command(paths: Sequence[str], options: dict[str, Any]) -> int:
         # --min-sdk wins over the manifest; the config's min-sdk only fills in when the manifest is silent.
         app = app_facts(package, options["min_sdk"], fallback=plan.settings.min_sdk)
         source = SysrootSource(find_ndk(options["ndk"], near=paths[0]))
-        references = _references(package, options, plan.settings.maven_repos)
+        references = _references(package, options, plan.settings)
         models = ModelAudit(package, model_inputs(options.get("model") or ()))
         report = audit_package(
             package,
@@ -319,6 +321,10 @@ def _audit_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--references/--no-references", default=True, show_default=True,
                      help="Identify packaged libtorch/fbjni builds against the Maven references "
                           "(SYMAUDIT_REFERENCES=0 also turns it off)."),
+        click.option("--network-budget", type=click.FloatRange(0, 86400), default=None, metavar="SECONDS",
+                     help="Most time the reference lookups may spend on the network in all, then the "
+                          "audit goes on without what is missing (default 60; also "
+                          "SYMAUDIT_NETWORK_BUDGET or network-budget in the config)."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)

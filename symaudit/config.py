@@ -11,6 +11,7 @@ ignore = ["abi-incomplete:libwenet.so"]
 min-sdk = 24
 ndk = "/opt/android-ndk-r26b"
 maven-repos = ["https://maven.example.com/releases"]
+network-budget = 60                 # seconds an audit may spend on the network in all
 
 [severity]                          # rule id -> error | warning | info | off
 abi-incomplete = "error"
@@ -39,7 +40,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 CONFIG_FILE = "symaudit.toml"
 PYPROJECT = "pyproject.toml"
-KEYS = ("fail-on", "ignore", "severity", "maven-repos", "min-sdk", "ndk")
+KEYS = ("fail-on", "ignore", "severity", "maven-repos", "min-sdk", "ndk", "network-budget")
 FAIL_ON = ("error", "warning", "never")
 SEVERITY_VALUES = ("error", "warning", "info", "off")
 OFF = "off"
@@ -56,6 +57,8 @@ class Settings:
     maven_repos: tuple[str, ...] = ()
     min_sdk: int | None = None
     ndk: str | None = None
+    network_budget: float | None = None
+    """Seconds an audit may spend on the network (``--network-budget`` wins)."""
 
 
 def discover(start: Path) -> Path | None:
@@ -128,6 +131,13 @@ def parse(data: Mapping[str, Any], where: str) -> Settings:
     ndk = data.get("ndk")
     if ndk is not None and not isinstance(ndk, str):
         raise InputError(f"{where}: ndk must be a path (a string), not {ndk!r}")
+    budget = data.get("network-budget")
+    if budget is not None and (
+        not isinstance(budget, (int, float)) or isinstance(budget, bool) or not 0 <= budget <= 86400
+    ):
+        raise InputError(
+            f"{where}: network-budget must be a number of seconds from 0 to 86400, not {budget!r}"
+        )
     return Settings(
         source=where,
         fail_on=fail_on,
@@ -136,6 +146,7 @@ def parse(data: Mapping[str, Any], where: str) -> Settings:
         maven_repos=_strings(data, "maven-repos", where),
         min_sdk=min_sdk,
         ndk=ndk,
+        network_budget=float(budget) if budget is not None else None,
     )
 
 

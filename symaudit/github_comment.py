@@ -3,10 +3,11 @@
 The comment is found again by a hidden marker (paging through the pull request's comments) and
 edited in place, so a pull request shows one up-to-date verdict instead of a comment per push.
 
-The token comes from ``GITHUB_TOKEN`` only and lives in the session's headers: no message,
-exception or log line built here contains it, and every message that quotes a server response is
-scrubbed before it leaves this module. All requests go through :meth:`GitHubClient.request`,
-which always passes a timeout and retries what GitHub says to retry (5xx, secondary rate limits).
+The token comes from ``GITHUB_TOKEN`` only and lives in the session's headers; it is registered
+as a secret of the :class:`~symaudit.http.Http` every request goes through, so no message,
+exception or log line contains it, even when a server echoes it back. Timeouts, retries (5xx,
+rate limits with ``Retry-After`` in seconds or as an HTTP date, ``X-RateLimit-Reset``), the
+User-Agent and redaction are that client's one policy; this module adds GitHub's words.
 """
 
 from __future__ import annotations
@@ -17,12 +18,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-import requests
-
-from symaudit import __version__
 from symaudit.errors import InputError, NetworkError
+from symaudit.http import Http, Reply, RetryPolicy, check_url
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +28,8 @@ MARKER = "<!-- symaudit-report -->"
 MAX_BODY = 65536
 """GitHub rejects comment bodies longer than this many characters."""
 DEFAULT_API_URL = "https://api.github.com"
-TIMEOUT = (10.0, 30.0)
-"""(connect, read) seconds for every request."""
+DEADLINE = 120.0
+"""Longest one API request may take in all (timeouts and retries are :mod:`symaudit.http`'s)."""
 ATTEMPTS = 4
 MAX_WAIT_ENV = "SYMAUDIT_GITHUB_MAX_WAIT"
 DEFAULT_MAX_WAIT = 60.0
@@ -95,9 +93,7 @@ def resolve_target(
         raise InputError(
             "no pull request number: pass --pr N, or run on a pull_request event (GITHUB_EVENT_PATH)"
         )
-    url = (api_url or environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
-    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-        raise InputError(f"--api-url {url}: expected an http(s) URL")
+    url = check_url((api_url or environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"), "--api-url")
     return Target(url, repo, pr)
 
 
@@ -112,10 +108,6 @@ def comment_body(markdown: str) -> str:
     if head.count("<details>") > head.count("</details>"):
         head += "\n\n</details>"
     return head + note
-
-
-def scrub(text: str, token: str | None) -> str:
-    return text.replace(token, "***") if token else text
 
 
 def max_wait(environ: Mapping[str, str]) -> float:
@@ -133,14 +125,15 @@ class ServerError(NetworkError):
 
 
 class GitHubClient:
-    """The REST calls ``symaudit comment`` makes, with timeouts, retries and error mapping."""
+    """The REST calls ``symaudit comment`` makes, through :class:`~symaudit.http.Http`: its
+    timeouts, retries, ``Retry-After`` handling, User-Agent and redaction, with the token
+    registered as a secret."""
 
     def __init__(
         self,
         api_url: str,
         token: str,
         *,
-        session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = DEFAULT_MAX_WAIT,
         attempts: int = ATTEMPTS,
@@ -150,50 +143,24 @@ class GitHubClient:
             # requests would quote the header with repr(), escaping what scrub() looks for.
             raise InputError("GITHUB_TOKEN holds whitespace or control characters; no token looks like that")
         self.api_url = api_url.rstrip("/")
-        self._token = token
-        self._session = session or requests.Session()
-        self._session.headers.update(
-            {
+        self._http = Http(
+            retry=RetryPolicy(attempts=attempts, max_wait=max_wait),
+            sleep=sleep,
+            clock=clock,
+            deadline=DEADLINE,
+            headers={
                 "Accept": "application/vnd.github+json",
                 "Authorization": f"Bearer {token}",
                 "X-GitHub-Api-Version": "2022-11-28",
-                "User-Agent": f"symaudit/{__version__}",
-            }
+            },
+            secrets=(token,),
         )
-        self._sleep = sleep
-        self._max_wait = max_wait
-        self._attempts = attempts
-        self._clock = clock
 
     def close(self) -> None:
-        self._session.close()
+        self._http.close()
 
     def _error(self, text: str) -> NetworkError:
-        return NetworkError(scrub(text, self._token))
-
-    def _send(self, method: str, url: str, body: Mapping[str, Any] | None) -> requests.Response:
-        try:
-            return self._session.request(method, url, json=body, timeout=TIMEOUT, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise self._error(f"{method} {url}: {exc.__class__.__name__}: {exc}") from None
-
-    def _rate_limit_wait(self, response: requests.Response) -> float | None:
-        """Seconds GitHub asks us to wait, or None when the response is not a rate limit."""
-        headers = response.headers
-        retry_after = headers.get("retry-after")
-        if retry_after is not None:
-            try:
-                return max(0.0, float(retry_after))
-            except ValueError:
-                return self._max_wait
-        if headers.get("x-ratelimit-remaining") == "0":
-            try:
-                return max(1.0, float(headers.get("x-ratelimit-reset", "")) - self._clock())
-            except ValueError:
-                return self._max_wait
-        if response.status_code == 429 or "rate limit" in _api_message(response).lower():
-            return 60.0  # a secondary rate limit without headers: GitHub says wait a minute
-        return None
+        return NetworkError(self._http.scrub(text))
 
     def request(
         self,
@@ -202,37 +169,25 @@ class GitHubClient:
         body: Mapping[str, Any] | None = None,
         *,
         retry_server_errors: bool = True,
-    ) -> requests.Response:
+    ) -> Reply:
         if not url.startswith(self.api_url + "/"):
             # Never send the token to a host other than the API we were pointed at (a Link header
             # or a redirect could name one).
             raise self._error(f"{method} {url}: refusing to send the token outside {self.api_url}")
-        for attempt in range(1, self._attempts + 1):
-            response = self._send(method, url, body)
-            status = response.status_code
-            if status < 300:
-                return response
-            wait: float | None = None
-            if status in (403, 429):
-                wait = self._rate_limit_wait(response)
-            elif status >= 500 and retry_server_errors:
-                wait = float(2 ** (attempt - 1))
-            if wait is None or attempt == self._attempts:
-                error = self._error(_describe(method, url, response, attempt if wait is not None else 0))
-                if status >= 500:
-                    raise ServerError(str(error))
-                raise error
-            wait = min(wait, self._max_wait)
-            log.debug(
-                "%s %s: HTTP %d, retrying in %.0f s (attempt %d)",
-                method,
-                scrub(url, self._token),
-                status,
-                wait,
-                attempt,
-            )
-            self._sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+        reply = self._http.request(
+            method,
+            url,
+            json=body,
+            allow_redirects=False,
+            retry_server_errors=retry_server_errors,
+            rate_limited=_secondary_rate_limit,
+        )
+        if reply.status < 300:
+            return reply
+        error = self._error(_describe(method, url, reply, reply.attempts if reply.exhausted else 0))
+        if reply.status >= 500:
+            raise ServerError(str(error))
+        raise error
 
     def comments(self, target: Target) -> Iterator[dict[str, Any]]:
         url: str | None = f"{target.comments_url}?per_page=100"
@@ -244,7 +199,7 @@ class GitHubClient:
             if not isinstance(items, list):
                 raise self._error(f"GET {url}: expected a list of comments")
             yield from (item for item in items if isinstance(item, dict))
-            url = response.links.get("next", {}).get("url")
+            url = response.links.get("next")
 
     def find_comment(self, target: Target) -> dict[str, Any] | None:
         """Our earlier comment: the oldest one that starts with the marker, a bot's first (a
@@ -278,40 +233,41 @@ class GitHubClient:
             action = "created"
             comment_id = int(data["id"]) if isinstance(data, dict) and isinstance(data.get("id"), int) else 0
         html_url = data.get("html_url") if isinstance(data, dict) else None
-        return Outcome(
-            action, comment_id, scrub(html_url, self._token) if isinstance(html_url, str) else None
-        )
+        return Outcome(action, comment_id, self._http.scrub(html_url) if isinstance(html_url, str) else None)
 
     def _update(self, target: Target, comment_id: int, body: str) -> Outcome:
         url = target.comment_url(comment_id)
         data = self._json(self.request("PATCH", url, {"body": body}), "PATCH", url)
         html_url = data.get("html_url") if isinstance(data, dict) else None
         return Outcome(
-            "updated", comment_id, scrub(html_url, self._token) if isinstance(html_url, str) else None
+            "updated", comment_id, self._http.scrub(html_url) if isinstance(html_url, str) else None
         )
 
-    def _json(self, response: requests.Response, method: str, url: str) -> Any:
+    def _json(self, reply: Reply, method: str, url: str) -> Any:
         try:
-            return response.json()
+            return reply.json()
         except ValueError:
-            raise self._error(
-                f"{method} {url}: HTTP {response.status_code}: the response is not JSON"
-            ) from None
+            raise self._error(f"{method} {url}: HTTP {reply.status}: the response is not JSON") from None
 
 
-def _api_message(response: requests.Response) -> str:
+def _api_message(reply: Reply) -> str:
     try:
-        data = response.json()
+        data = reply.json()
     except ValueError:
         return ""
     message = data.get("message") if isinstance(data, dict) else None
     return " ".join(message.split())[:200] if isinstance(message, str) else ""
 
 
-def _describe(method: str, url: str, response: requests.Response, attempts: int) -> str:
+def _secondary_rate_limit(reply: Reply) -> bool:
+    """A rate limit without headers: GitHub says to wait a minute (429, or 403 naming it)."""
+    return reply.status == 429 or "rate limit" in _api_message(reply).lower()
+
+
+def _describe(method: str, url: str, reply: Reply, attempts: int) -> str:
     """``attempts`` > 0: the response was retryable and the retries ran out."""
-    status = response.status_code
-    said = _api_message(response)
+    status = reply.status
+    said = _api_message(reply)
     said = f' (GitHub says: "{said}")' if said else ""
     prefix = f"{method} {url}: HTTP {status}"
     if attempts:

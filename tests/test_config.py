@@ -96,7 +96,7 @@ def test_unknown_key_exits_2_naming_it(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"symaudit: error: {tmp_path / 'symaudit.toml'}: unknown key 'fial-on' "
-        "(known: fail-on, ignore, severity, maven-repos, min-sdk, ndk)"
+        "(known: fail-on, ignore, severity, maven-repos, min-sdk, ndk, network-budget)"
     ]
 
 

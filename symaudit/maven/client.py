@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from symaudit.errors import InputError, NetworkError
-from symaudit.http import Http, NotFoundError, redact
+from symaudit.http import Http, NotFoundError, check_url, redact
 from symaudit.maven import local
-from symaudit.maven.cache import Cache, atomic_file
+from symaudit.maven.cache import Cache, CacheError
 from symaudit.maven.coordinates import Coordinate, valid_part, version_key
 
 log = logging.getLogger(__name__)
@@ -62,12 +62,19 @@ def parse_repos(text: str) -> tuple[str, ...]:
 
 
 def choose_repos(cli: Sequence[str], env: Mapping[str, str], config: Sequence[str]) -> tuple[str, ...]:
-    """``--maven-repo`` if given, else ``SYMAUDIT_MAVEN_REPOS``, else the config, else Maven Central."""
-    for source in (tuple(cli), parse_repos(env.get("SYMAUDIT_MAVEN_REPOS", "")), tuple(config)):
+    """``--maven-repo`` if given, else ``SYMAUDIT_MAVEN_REPOS``, else the config, else Maven Central.
+
+    Each must be an http(s) URL: anything else (``file://``, a bad port) is one line of input
+    error, before any request."""
+    sources = (
+        ("--maven-repo", tuple(cli)),
+        ("SYMAUDIT_MAVEN_REPOS", parse_repos(env.get("SYMAUDIT_MAVEN_REPOS", ""))),
+        ("maven-repos", tuple(config)),
+    )
+    for name, source in sources:
         if source:
             for repo in source:
-                if not repo.startswith(("http://", "https://", "file://")):
-                    raise InputError(f"{redact(repo)}: not an http(s) Maven repository URL")
+                check_url(repo, name)
             return tuple(r.rstrip("/") for r in source)
     return (MAVEN_CENTRAL,)
 
@@ -129,6 +136,8 @@ class MavenClient:
         self.repos = tuple(r.rstrip("/") for r in repos)
         self.cache = cache
         self.offline = offline
+        self.offline_reason = "offline"
+        """Why no request is sent: ``--offline``, or the network given up earlier in the run."""
         self._http_factory = http
         self._http: Http | None = None
         self.gradle_home = gradle_home if gradle_home is not None else local.gradle_home()
@@ -136,6 +145,7 @@ class MavenClient:
         self._progress = progress
         self._ttl = metadata_ttl
         self._clock = clock
+        self._cache_told = False
 
     @property
     def http(self) -> Http:
@@ -227,14 +237,27 @@ class MavenClient:
     def resolve(self, coordinate: Coordinate) -> Artifact:
         if coordinate.version is None:
             raise InputError(f"{coordinate}: a version is needed")
+        healed = len(self.cache.healed)
         for artifact in self._local(coordinate):
             self.cache.store_index(
                 coordinate, {"sha256": artifact.sha256, "origin": artifact.origin, "path": str(artifact.path)}
             )
             return artifact
+        dropped = (
+            "; its corrupt copy in the symaudit cache was removed" if len(self.cache.healed) > healed else ""
+        )
         if self.offline:
-            raise OfflineError(f"{coordinate}: not in the Gradle, Maven or symaudit cache, and offline")
-        artifact = self._download(coordinate)
+            raise OfflineError(
+                f"{coordinate}: not in the Gradle, Maven or symaudit cache, and offline{dropped}"
+            )
+        if not self.cache.writable:
+            told, self._cache_told = self._cache_told, True
+            raise CacheError(f"{coordinate}: not downloaded" + ("" if told else f": {self.cache.problem}"))
+        try:
+            artifact = self._download(coordinate)
+        except CacheError:
+            self._cache_told = True
+            raise
         self.cache.store_index(
             coordinate, {"sha256": artifact.sha256, "origin": artifact.origin, "path": str(artifact.path)}
         )
@@ -260,9 +283,9 @@ class MavenClient:
                     log.debug("%s: unreadable .sha1 ignored", recorded)
             yield Artifact(coordinate, m2, sha256, "maven-local")
             return
-        cached = self.cache.artifact_path(coordinate)
-        if cached.is_file():
-            yield Artifact(coordinate, cached, _digests(cached)[1], "cache")
+        cached = self.cache.artifact(coordinate)
+        if cached is not None:
+            yield Artifact(coordinate, cached[0], cached[1], "cache")
 
     def _expected(self, url: str) -> tuple[str, str]:
         """(algorithm, hex digest) the repository publishes for ``url``."""
@@ -300,7 +323,7 @@ class MavenClient:
         over :data:`MAX_ARTIFACT_BYTES`, whatever the server claims)."""
         algorithm, expected = self._expected(url)
         target = self.cache.artifact_path(coordinate)
-        with atomic_file(target) as handle:
+        with self.cache.writing(target) as handle:
 
             def write(size: int | None, chunks: Iterator[bytes]) -> tuple[str, str]:
                 handle.seek(0)
@@ -331,6 +354,7 @@ class MavenClient:
                     f"{redact(url)}: checksum mismatch: .{algorithm} says {expected}, downloaded file has {actual}"
                     " (file discarded)"
                 )
+            self.cache.keep_artifact(coordinate, sha256)
         return Artifact(coordinate, target, sha256, "download")
 
 

@@ -76,7 +76,8 @@ class ReferenceStore:
             if not versions:
                 if self.client.offline:
                     problems.append(
-                        f"{module}: offline and no version in the Gradle, Maven or symaudit cache"
+                        f"{module}: {self.client.offline_reason} and no version in the Gradle, Maven or "
+                        "symaudit cache"
                     )
                 continue
             for version in versions:
@@ -95,3 +96,4 @@ class ReferenceStore:
         if not isinstance(exc, (NotFoundError, RepositoryDataError)) and not self.client.offline:
             log.debug("network presumed down after: %s", exc)
             self.client.offline = True
+            self.client.offline_reason = "network given up (see above)"

@@ -326,3 +326,43 @@ def test_a_person_quoting_the_report_is_not_edited_and_the_bots_comment_is(
     [write] = github.writes()
     assert write.method == "PATCH" and write.path.endswith(f"/{ours['id']}")
     assert quoted["body"].startswith("> ") and pasted["body"].endswith("old report here")
+
+
+# --- one HTTP stack: GitHub's waits and errors are symaudit.http's ---------------------------
+
+
+def test_retry_after_as_an_http_date_is_honoured(httpserver: HTTPServer) -> None:
+    from tests.maven.server import http_date
+
+    fake = FakeGitHub(httpserver, TOKEN).install()
+    fake.fail_next(429, {"Retry-After": http_date(20)}, "You have exceeded a secondary rate limit")
+    fake.fail_next(503, {"Retry-After": http_date(3600)})
+    waits: list[float] = []
+    client = github_comment.GitHubClient(fake.api_url, TOKEN, sleep=waits.append)
+    outcome = client.upsert(github_comment.Target(fake.api_url, fake.repo, fake.pr), f"{MARKER}\nbody")
+    assert outcome.action == "created"
+    assert len(waits) == 2 and 15.0 <= waits[0] <= 20.5 and waits[1] == 60.0  # capped
+
+
+def test_a_secondary_rate_limit_without_headers_waits_a_minute(httpserver: HTTPServer) -> None:
+    fake = FakeGitHub(httpserver, TOKEN).install()
+    fake.fail_next(403, message="You have exceeded a secondary rate limit. Please wait.")
+    waits: list[float] = []
+    client = github_comment.GitHubClient(fake.api_url, TOKEN, sleep=waits.append)
+    assert client.find_comment(github_comment.Target(fake.api_url, fake.repo, fake.pr)) is None
+    assert waits == [60.0]
+
+
+@pytest.mark.parametrize(
+    "api_url",
+    ["http://[::1", "https://api.example:99999", "https://api example.com", "ftp://api.example", "https://"],
+)
+def test_a_malformed_api_url_is_one_line_of_input_error(
+    reports: dict[str, Path], api_url: str, httpserver: HTTPServer
+) -> None:
+    env = {"GITHUB_REPOSITORY": "octo/app", "GITHUB_TOKEN": TOKEN}
+    result = cli("comment", str(reports["bad"]), "--pr", "7", "--api-url", api_url, env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("symaudit: error: --api-url "), lines
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr

@@ -17,6 +17,7 @@ def maven() -> Iterator[MavenServer]:
     try:
         yield server
     finally:
+        server.released.set()
         server.server.stop()
 
 
