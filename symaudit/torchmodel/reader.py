@@ -104,6 +104,9 @@ def _read(archive: ZipArchive) -> TorchModel:
             if name.startswith(f"{root}/extra/") and not name.endswith("/")
         )
     )
+    for pickle_name in (f"{root}/data.pkl", f"{root}/constants.pkl"):
+        if pickle_name in present:
+            check_pickle(_member(archive, pickle_name, MAX_PICKLE_BYTES), pickle_name[len(root) + 1 :])
     bytecode_name = f"{root}/bytecode.pkl"
     if bytecode_name in present:
         version, operators = parse_bytecode(_member(archive, bytecode_name, MAX_PICKLE_BYTES))
@@ -127,6 +130,17 @@ def _version_number(data: bytes, name: str) -> int:
     if not text.isdigit() or not text.isascii():
         raise ModelError(f"{name}: not a version number ({text[:20]!r})")
     return int(text)
+
+
+def check_pickle(data: bytes, name: str) -> None:
+    """Loads a pickle the model holds (``data.pkl``, ``constants.pkl``) through the restricted
+    unpickler and drops the value: symaudit needs nothing from it, but torch loads it with the
+    model, so a pickle torch would refuse (or one that imports ``os.system``) makes the model
+    unreadable here too."""
+    try:
+        load_restricted(data)
+    except ModelError as exc:
+        raise ModelError(f"{name} {exc}") from None
 
 
 def parse_bytecode(data: bytes) -> tuple[int, tuple[Operator, ...]]:
