@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 # The five ABI directory names Android knows (REFERENCE.md §1.1).
 KNOWN_ABIS = ("arm64-v8a", "armeabi-v7a", "x86", "x86_64", "riscv64")
@@ -76,6 +76,11 @@ class Package(Protocol):
 
     def read_member(self, path: str, limit: int | None = None) -> bytes:
         """Any member's bytes (manifests, models, ``abi.json``), bounded like ``read``."""
+        ...
+
+    def open_member(self, path: str, limit: int | None = None) -> IO[bytes]:
+        """Any member as a file at offset 0, bounded like ``read``; large inflated members are
+        in an unnamed temporary file, not in memory. The caller closes it."""
         ...
 
     def close(self) -> None: ...

@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 from collections.abc import Sequence
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from symaudit.containers import layout, limits
 from symaudit.containers.base import ClosingPackage, LibraryEntry, PackageKind, library_order, shown
@@ -139,6 +139,23 @@ class FolderPackage(ClosingPackage):
             raise MemberError(f"{self.path}: {shown(path)}: no such member")
         return read_regular(os.path.join(self.path, *parts), f"{self.path}: {shown(path)}", limit)
 
+    def open_member(self, path: str, limit: int | None = None) -> IO[bytes]:
+        """The file itself, opened (regular files only); ``limit`` and the size bound checked
+        on its size."""
+        parts = path.split("/")
+        if os.path.isabs(path) or ".." in parts or "" in parts:
+            raise MemberError(f"{self.path}: {shown(path)}: no such member")
+        label = f"{self.path}: {shown(path)}"
+        fp = open_regular(os.path.join(self.path, *parts), label, MemberError)
+        size = os.fstat(fp.fileno()).st_size
+        bound = limits.MAX_MEMBER_BYTES if limit is None else min(limit, limits.MAX_MEMBER_BYTES)
+        if size > bound:
+            fp.close()
+            if bound == limits.MAX_MEMBER_BYTES:
+                raise InputError(f"{label}: file size exceeds {limits.describe_size(bound)}")
+            raise MemberError(f"{label}: larger than the {bound}-byte limit of this read")
+        return fp
+
 
 class FilesPackage(ClosingPackage):
     """Loose ``.so`` files: no ABI folder, so the ELF machine decides each library's ABI."""
@@ -165,4 +182,7 @@ class FilesPackage(ClosingPackage):
         return []
 
     def read_member(self, path: str, limit: int | None = None) -> bytes:
+        raise MemberError(f"{path}: no such member (loose files have no members)")
+
+    def open_member(self, path: str, limit: int | None = None) -> IO[bytes]:
         raise MemberError(f"{path}: no such member (loose files have no members)")
