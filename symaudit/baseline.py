@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from symaudit.findings import Finding
+from symaudit.errors import InputError
 from symaudit.report.from_json import load_report
 
 Identity = tuple[str, str | None, str | None, str | None]
@@ -25,7 +26,13 @@ class Baseline:
 
 
 def load_baseline(path: str | Path) -> Baseline:
-    report = load_report(path)
+    try:
+        report = load_report(path)
+    except RecursionError:  # json's scanner on arrays nested 100,000 deep
+        raise InputError(f"{path}: not a symaudit JSON report (values nested too deeply)") from None
+    except ValueError as exc:  # json's int(): "Exceeds the limit (4300 digits) ..."
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a symaudit JSON report ({detail})") from None
     return Baseline(str(path), frozenset(f.identity for f in report.findings))
 
 

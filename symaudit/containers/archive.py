@@ -60,6 +60,21 @@ class NotAZip(Exception):
     """ZipFile() refused the bytes; the caller decides whether that means "not a zip" or "corrupt"."""
 
 
+class DuplicateEntry(NotAZip):
+    """A zip with two entries of one name. zipfile keeps both (the later one wins a lookup by
+    name, while a walk of the entries sees both); libziparchive's ``OpenArchive`` fails with
+    ``kDuplicateEntry`` ("Duplicate entries in archive"), so Android installs no such package."""
+
+
+def _duplicate_name(infos: list[zipfile.ZipInfo]) -> str | None:
+    seen: set[str] = set()
+    for info in infos:
+        if info.filename in seen:
+            return info.filename
+        seen.add(info.filename)
+    return None
+
+
 def sha256_of(fp: IO[bytes], path: str) -> str:
     digest = hashlib.sha256()
     try:
@@ -182,6 +197,13 @@ class ZipArchive:
         self.size = size
         self._fp = fp
         self._infos = self._zip.infolist()
+        duplicate = _duplicate_name(self._infos)
+        if duplicate is not None:
+            self._zip.close()
+            raise DuplicateEntry(
+                f"two entries named {shown(duplicate)}: Android's zip reader (libziparchive) "
+                "refuses an archive with duplicate entry names, so no device installs it"
+            )
 
     @classmethod
     def from_bytes(cls, label: str, data: bytes) -> ZipArchive:
