@@ -600,6 +600,8 @@ def diff_command(a: str, b: str, abi: str | None, library: str | None, format: s
     from symaudit.diff import diff, load_side
     from symaudit.report.diff import render_json, render_text
 
+    if output is not None:
+        _check_outputs_spare_inputs([output], [a, b, options.get("config")])
     store: Any = None
 
     def manifest_for(coordinate: Any) -> Any:

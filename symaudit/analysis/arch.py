@@ -18,6 +18,7 @@ def wrong_arch(abi: str, name: str, path: str, library: ElfLibrary, loose: bool 
     spec = abi_specs().get(abi)
     if spec is None and loose and abi_for_machine(library.machine, library.bits) is None:
         got = machine_name(library.machine)
+        got = "e_machine" if "?" in got else got
         return Finding(
             rule=WRONG_ARCH.id,
             severity=WRONG_ARCH.severity,

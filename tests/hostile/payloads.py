@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import random
 import struct
 import zipfile
 import zlib
@@ -111,9 +112,11 @@ def _repeat_deflated(head: bytes, block: bytes, count: int) -> tuple[bytes, int,
 
 
 def big_library_apk(mebibytes: int = 1000) -> bytes:
-    """An APK whose library inflates to ``mebibytes`` MiB: a real ELF head, then zeros."""
+    """A ~9 MB APK whose library inflates to ``mebibytes`` MiB (about 110x, under the zip-bomb
+    ratio): a real ELF head, then blocks of 7,000 bytes of noise and zeros."""
     head = elves.plain()
-    raw, crc, size = _repeat_deflated(head, bytes(1 << 20), mebibytes)
+    block = random.Random(13).randbytes(7000) + bytes((1 << 20) - 7000)
+    raw, crc, size = _repeat_deflated(head, block, mebibytes)
     return raw_zip(
         [
             Member("lib/arm64-v8a/libok.so", elves.plain()),
