@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from symaudit.findings import Finding
 from symaudit.errors import InputError
+from symaudit.findings import Finding
 from symaudit.report.from_json import load_report
 
 Identity = tuple[str, str | None, str | None, str | None]

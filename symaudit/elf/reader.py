@@ -364,7 +364,12 @@ class _Reader:
     def _dynamic_name(self, strtab: _StrTab, offset: int, tag: int) -> str:
         name = self._string(strtab, offset, f"DT tag {tag:#x}")
         if len(name) > MAX_DYNAMIC_NAME:
-            what = {DT_NEEDED: "DT_NEEDED", DT_SONAME: "DT_SONAME", DT_RUNPATH: "DT_RUNPATH", DT_RPATH: "DT_RPATH"}
+            what = {
+                DT_NEEDED: "DT_NEEDED",
+                DT_SONAME: "DT_SONAME",
+                DT_RUNPATH: "DT_RUNPATH",
+                DT_RPATH: "DT_RPATH",
+            }
             raise CorruptElfError(
                 f"a {what.get(tag, f'DT tag {tag:#x}')} string of {len(name)} bytes, longer than the "
                 f"{MAX_DYNAMIC_NAME} bytes a path may have"
@@ -852,7 +857,9 @@ def names_start_strings(text: str, offsets: Sequence[int]) -> bool:
     return not "".join(before).strip("\0")
 
 
-def name_ends(find_nul: Callable[[int, int], int], offsets: Sequence[int], limit: int) -> dict[int, int] | None:
+def name_ends(
+    find_nul: Callable[[int, int], int], offsets: Sequence[int], limit: int
+) -> dict[int, int] | None:
     """Where the NUL-terminated name at each distinct offset ends (None if one has no NUL).
 
     Offsets are visited from the highest down and each search stops at the previous offset:

@@ -162,6 +162,8 @@ class _StandIn:
     a stand-in shared by later loads."""
 
     __slots__ = ("_call", "_class")
+    _call: Callable[..., object] | None
+    _class: str | None
 
     def __init__(self, call: Callable[..., object] | None, class_name: str | None = None) -> None:
         object.__setattr__(self, "_call", call)
@@ -294,7 +296,9 @@ class _Machine:
             if isinstance(item, _FILLABLE):
                 item._sealed = True
 
-    def fill(self, target: PickledList | PickledDict | TorchObject, item_depth: int, items: list[object]) -> None:
+    def fill(
+        self, target: PickledList | PickledDict | TorchObject, item_depth: int, items: list[object]
+    ) -> None:
         """Checks that ``target`` may still grow, records its new depth, seals ``items``."""
         if target._sealed:
             raise PickleBroken(
@@ -363,7 +367,7 @@ def _op_dict(machine: _Machine, _arg: object) -> None:
     if len(items) % 2:
         raise PickleBroken("DICT with an odd number of items")
     result = PickledDict()
-    for key, value in zip(items[::2], items[1::2]):
+    for key, value in zip(items[::2], items[1::2], strict=True):
         _check_key(key)
         result[key] = value
     machine.seal(items)
@@ -387,7 +391,7 @@ def _setitems(machine: _Machine, items: list[object], depth: int) -> None:
     for key in items[::2]:
         _check_key(key)
     machine.fill(target, depth, items)
-    for key, value in zip(items[::2], items[1::2]):
+    for key, value in zip(items[::2], items[1::2], strict=True):
         target[key] = value
 
 

@@ -80,8 +80,15 @@ def shared_object(spec: ElfSpec) -> bytes:
     headers = [
         struct.pack("<IIQQQQQQ", PT_LOAD, 5, 0, 0, 0, size, size, 0x4000),
         struct.pack(
-            "<IIQQQQQQ", PT_DYNAMIC, 6, layout["dynamic"], layout["dynamic"], 0,
-            16 * len(entries), 16 * len(entries), 8,
+            "<IIQQQQQQ",
+            PT_DYNAMIC,
+            6,
+            layout["dynamic"],
+            layout["dynamic"],
+            0,
+            16 * len(entries),
+            16 * len(entries),
+            8,
         ),
     ]
     for offset, length in spec.note_headers:
@@ -126,8 +133,13 @@ def verneed_square(files: int, versions: int) -> bytes:
         records += struct.pack("<IHHII", 0x0A, 0, 2 + index % 0x7FF0, 9, nxt)
     return shared_object(
         ElfSpec(
-            strtab=strtab, soname=1, needed=(1,), imports=(9,), versym=(0, 2),
-            verneed=bytes(records), verneed_count=files,
+            strtab=strtab,
+            soname=1,
+            needed=(1,),
+            imports=(9,),
+            versym=(0, 2),
+            verneed=bytes(records),
+            verneed_count=files,
         )
     )
 

@@ -56,7 +56,11 @@ def _run_step(tmp_path: Path, path: str, args: str, sarif: str = "out dir/report
     }
     done = subprocess.run(
         [shutil.which("bash") or "bash", "-e", "-c", _audit_script()],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "exit-code=0" in (tmp_path / "github_output").read_text()
@@ -73,10 +77,22 @@ def test_a_path_with_spaces_and_quoted_arguments_stay_whole(tmp_path: Path) -> N
     )
     report = str(tmp_path / "runner temp" / "symaudit.json")
     assert argv == [
-        "apk", "my app/build outputs/app release.apk",
-        "--format", "json", "--output", report, "--format", "github",
-        "--format", "sarif", "--output", "out dir/report.sarif",
-        "--fail-on", "warning", "--ignore", "abi-incomplete:lib x.so",
+        "apk",
+        "my app/build outputs/app release.apk",
+        "--format",
+        "json",
+        "--output",
+        report,
+        "--format",
+        "github",
+        "--format",
+        "sarif",
+        "--output",
+        "out dir/report.sarif",
+        "--fail-on",
+        "warning",
+        "--ignore",
+        "abi-incomplete:lib x.so",
     ]
 
 

@@ -16,7 +16,8 @@ from tests.hostile.bounded import assert_held, run_bounded
 
 def _audit(tmp_path: Path, library: bytes) -> dict[str, object]:
     package = payloads.write(
-        tmp_path / "hostile.apk", payloads.apk(payloads.with_library({"lib/arm64-v8a/libhostile.so": library}))
+        tmp_path / "hostile.apk",
+        payloads.apk(payloads.with_library({"lib/arm64-v8a/libhostile.so": library})),
     )
     assert package.stat().st_size < 1 << 20
     outcome = assert_held(run_bounded("apk", str(package), "--format", "json"))
@@ -32,7 +33,9 @@ def _library(report: dict[str, object], name: str) -> dict[str, object]:
 
 def _corrupt_reason(report: dict[str, object]) -> str:
     (finding,) = [
-        f for f in report["findings"] if f["rule"] == "corrupt-library" and f["library"] == "libhostile.so"  # type: ignore[attr-defined]
+        f
+        for f in report["findings"]
+        if f["rule"] == "corrupt-library" and f["library"] == "libhostile.so"  # type: ignore[attr-defined]
     ]
     return str(finding["message"])
 
@@ -52,7 +55,13 @@ def test_two_thousand_imports_of_one_mebibyte_name_decode_it_once(tmp_path: Path
         (lambda: elves.verneed_square(65_535, 65_535), "version records"),
         (lambda: elves.verneed_square(100, 100), "reached twice"),
     ],
-    ids=["2000-offsets-into-1-MiB", "65000-needed", "16-KiB-needed-name", "verneed-65535-squared", "shared-vernaux"],
+    ids=[
+        "2000-offsets-into-1-MiB",
+        "65000-needed",
+        "16-KiB-needed-name",
+        "verneed-65535-squared",
+        "shared-vernaux",
+    ],
 )
 def test_tables_past_any_real_library_make_it_corrupt_and_the_rest_is_audited(
     tmp_path: Path, build: Callable[[], bytes], reason: str

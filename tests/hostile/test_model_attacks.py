@@ -25,7 +25,9 @@ def test_tiny_apk_whose_model_key_is_nested_a_million_deep_is_unreadable_not_a_c
     # The red team's 785-byte APK: hashing the key killed the process with SIGSEGV.
     package = payloads.write(
         tmp_path / "deep.apk",
-        payloads.apk({"assets/model.ptl": payloads.lite_model_with("/bytecode.pkl", payloads.deep_key_pickle())}),
+        payloads.apk(
+            {"assets/model.ptl": payloads.lite_model_with("/bytecode.pkl", payloads.deep_key_pickle())}
+        ),
     )
     assert package.stat().st_size < 4096
     outcome = assert_held(run_bounded("apk", str(package), "--format", "json"), exits=(1,))

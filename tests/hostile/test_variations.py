@@ -25,8 +25,35 @@ _GLOBALS = [
 ]
 _OPS = st.one_of(
     st.sampled_from(
-        [b"(", b"N", b"\x88", b"\x89", b")", b"]", b"}", b"t", b"\x85", b"\x86", b"\x87", b"l", b"d",
-         b"a", b"e", b"s", b"u", b"R", b"\x81", b"b", b"Q", b"0", b"1", b"2", b"\x94", b"\x8f", b"\x90"]
+        [
+            b"(",
+            b"N",
+            b"\x88",
+            b"\x89",
+            b")",
+            b"]",
+            b"}",
+            b"t",
+            b"\x85",
+            b"\x86",
+            b"\x87",
+            b"l",
+            b"d",
+            b"a",
+            b"e",
+            b"s",
+            b"u",
+            b"R",
+            b"\x81",
+            b"b",
+            b"Q",
+            b"0",
+            b"1",
+            b"2",
+            b"\x94",
+            b"\x8f",
+            b"\x90",
+        ]
     ),
     st.sampled_from(_GLOBALS),
     st.integers(0, 255).map(lambda n: b"K" + bytes([n])),
@@ -35,7 +62,9 @@ _OPS = st.one_of(
     st.integers(0, 255).map(lambda n: b"q" + bytes([n])),  # BINPUT
     st.integers(0, 255).map(lambda n: b"h" + bytes([n])),  # BINGET
     st.text(max_size=8).map(lambda s: b"X" + struct.pack("<I", len(s.encode())) + s.encode()),
-    st.tuples(st.sampled_from([b"\x85", b"]", b"(", b"\x8f"]), st.integers(1, 3000)).map(lambda t: t[0] * t[1]),
+    st.tuples(st.sampled_from([b"\x85", b"]", b"(", b"\x8f"]), st.integers(1, 3000)).map(
+        lambda t: t[0] * t[1]
+    ),
 )
 
 
@@ -74,6 +103,7 @@ def test_elf_tables_of_any_size_stay_bounded(tmp_path: Path, kind: str, count: i
 def test_model_pickles_nested_to_any_depth_stay_bounded(tmp_path: Path, depth: int, kind: str) -> None:
     pickle = payloads.deep_key_pickle(depth) if kind == "key" else payloads.deep_list_pickle(depth)
     package = payloads.write(
-        tmp_path / "deep.apk", payloads.apk({"assets/m.ptl": payloads.lite_model_with("/bytecode.pkl", pickle)})
+        tmp_path / "deep.apk",
+        payloads.apk({"assets/m.ptl": payloads.lite_model_with("/bytecode.pkl", pickle)}),
     )
     assert_held(run_bounded("apk", str(package)), exits=(1,))
