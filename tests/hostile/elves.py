@@ -148,7 +148,7 @@ def overlapping_notes(segments: int, area: int) -> bytes:
     """``segments`` PT_NOTE headers over one ``area``-byte run of empty notes, each shifted by
     one note (12 bytes) from the previous: every segment holds nearly every note again."""
     notes = struct.pack("<III", 0, 0, 1) * (area // 12)
-    headers = [(12 * index, area - 12 * index) for index in range(segments)]
+    headers = [(12 * index, area - 12 * index) for index in range(min(segments, area // 12))]
     return shared_object(ElfSpec(notes=notes, note_headers=headers))
 
 
