@@ -82,10 +82,11 @@ MAX_DYNAMIC_NAME = 4096
 """Bytes of one DT_NEEDED/DT_SONAME/DT_RUNPATH string: PATH_MAX, past which bionic's loader
 cannot open the file anyway."""
 NAME_BYTES_PER_TABLE_BYTE = 4
-"""Decoded symbol and version names may total at most this many times ``.dynstr`` (plus
-:data:`NAME_BYTES_SLACK`). Each distinct offset is decoded once; in a real table names share
-only the tails a linker merges, so they total about its size. 2,000 imports at different
-offsets into one 1 MiB name would otherwise decode 2 GB."""
+"""The names of all symbol rows, DT_NEEDED and version entries may total at most this many times
+``.dynstr`` (plus :data:`NAME_BYTES_SLACK`). Each distinct offset is decoded once; in a real
+table each name serves one symbol and names share only the tails a linker merges, so they total
+about its size. 2,000 imports at different offsets into one 1 MiB name would decode 2 GB, and
+2,000 imports of the same 1 MiB name would print 2 GB of findings."""
 NAME_BYTES_SLACK = 1 << 20
 MAX_NOTES = 256
 """Notes kept from all PT_NOTE segments (real libraries: 2-4: build id, Android ident)."""
@@ -821,30 +822,39 @@ class _Names:
         self.spend = spend
 
     def many(self, offsets: list[int]) -> tuple[str, ...]:
-        """Each distinct offset is decoded once, and the bytes decoded are charged to ``spend``
-        before any name is built: repeated or overlapping offsets cost nothing extra."""
+        """Each distinct offset is decoded once; the bytes of every row's name are charged to
+        ``spend``. Overlapping offsets are charged before anything is built; rows repeating
+        one name after (they share one string, but every row reaches findings and reports:
+        2,000 imports of one 1 MiB name would print 2 GB)."""
         strtab = self.strtab
         limit = len(strtab)
         if offsets and max(offsets) >= limit:
             bad = next(offset for offset in offsets if offset >= limit)
             raise CorruptElfError(f".dynsym: name offset {bad} is past the end of .dynstr ({limit} bytes)")
         text = self.text
-        if text is not None and text.endswith("\0") and names_start_strings(text, offsets):
-            # The usual table: names are disjoint and NUL-terminated before the end.
-            find = text.find
-            unique = {offset: text[offset : find("\0", offset)] for offset in set(offsets)}
-            return tuple(map(unique.__getitem__, offsets))
-        ends = name_ends(strtab.find_nul, offsets, limit)
-        if ends is None:
-            bad = max(offsets)
-            raise CorruptElfError(f".dynsym: name at {bad} is not NUL-terminated")
-        self.spend(sum(end - offset for offset, end in ends.items()))
         names: dict[int, str]
-        if text is not None:
-            names = {offset: text[offset:end] for offset, end in ends.items()}
+        if text is not None and text.endswith("\0") and names_start_strings(text, offsets):
+            # The usual table: names are disjoint and NUL-terminated before the end, so the
+            # distinct ones are no longer than the table together.
+            find = text.find
+            names = {offset: text[offset : find("\0", offset)] for offset in set(offsets)}
+            charged = 0
         else:
-            names = {offset: strtab[offset:end].decode("utf-8", "replace") for offset, end in ends.items()}
-        return tuple(map(names.__getitem__, offsets))
+            ends = name_ends(strtab.find_nul, offsets, limit)
+            if ends is None:
+                bad = max(offsets)
+                raise CorruptElfError(f".dynsym: name at {bad} is not NUL-terminated")
+            charged = sum(end - offset for offset, end in ends.items())
+            self.spend(charged)
+            if text is not None:
+                names = {offset: text[offset:end] for offset, end in ends.items()}
+            else:
+                names = {
+                    offset: strtab[offset:end].decode("utf-8", "replace") for offset, end in ends.items()
+                }
+        rows = tuple(map(names.__getitem__, offsets))
+        self.spend(sum(map(len, rows)) - charged)
+        return rows
 
 
 def names_start_strings(text: str, offsets: Sequence[int]) -> bool:
