@@ -11,7 +11,7 @@ from collections import OrderedDict
 from typing import IO
 
 from symaudit.containers import layout
-from symaudit.containers.archive import NotAZip, PendingDigest, ZipArchive
+from symaudit.containers.archive import Mapped, NotAZip, PendingDigest, ZipArchive
 from symaudit.containers.base import ClosingPackage, LibraryEntry, PackageKind, library_order, shown
 from symaudit.errors import InputError, MemberError
 
@@ -84,6 +84,15 @@ class ApksPackage(ClosingPackage):
             return self.read_member(f"{entry.container}{NESTED_SEPARATOR}{entry.path}")
         name, info = place
         return self._nested(name).read(info)
+
+    def read_mapped(self, entry: LibraryEntry) -> Mapped | None:
+        """As :meth:`ZipArchive.read_mapped` in the nested APK: a large deflated library is
+        spilled to an unnamed temporary file and mapped, never held (None: use :meth:`read`)."""
+        place = self._places.get(entry)
+        if place is None:
+            return None
+        name, info = place
+        return self._nested(name).read_mapped(info)
 
     def members(self) -> list[str]:
         """The set's own members, then every nested APK's as ``<apk>!/<member>``."""

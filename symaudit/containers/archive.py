@@ -344,7 +344,10 @@ class ZipArchive:
         if start is None or start + info.file_size > self.size:
             return None
         end = start + info.file_size
-        fd = self._fp.fileno()
+        try:
+            fd = self._fp.fileno()
+        except (OSError, ValueError):  # io.UnsupportedOperation: a nested APK held in memory
+            return None
         try:
             base = start - start % mmap.ALLOCATIONGRANULARITY
             mapping = mmap.mmap(fd, end - base, offset=base, access=mmap.ACCESS_READ)

@@ -30,6 +30,17 @@ def test_a_library_inflating_to_1000_mib_is_spilled_and_mapped_not_held(tmp_path
     assert outcome.peak_bytes < 256 << 20, outcome.describe()
 
 
+def test_a_1000_mib_library_in_a_split_apk_of_an_apk_set_is_spilled_too(tmp_path: Path) -> None:
+    inner = payloads.big_library_apk()
+    package = payloads.write(
+        tmp_path / "big.apks", payloads.apk({"splits/base-arm64_v8a.apk": inner}, payloads.STORED)
+    )
+    outcome = assert_held(run_bounded("apk", str(package), "--format", "json"))
+    libraries = {lib["name"]: lib for lib in json.loads(outcome.stdout)["libraries"]}
+    assert libraries["libhuge.so"]["error"] is None
+    assert outcome.peak_bytes < 256 << 20, outcome.describe()
+
+
 def test_duplicate_entry_names_are_refused_as_android_does(tmp_path: Path) -> None:
     # zipfile keeps both entries: the verdict depended on which of the two a lookup found.
     package = payloads.write(tmp_path / "dup.apk", payloads.duplicate_names_apk())
