@@ -8,8 +8,12 @@ so a run over the bound fails inside the run (``MemoryError``, then a traceback 
 error`` the test sees) instead of after it. ``RLIMIT_AS`` would count address space the run does
 not use: glibc reserves 64 MiB per thread arena, and a 100 MB library mapped read-only from the
 package is page cache, not memory symaudit holds. ``pytest-memray`` measures the test process
-only, not the child where the CLI runs. ``ru_maxrss`` (resident pages, including touched file
-pages) is then checked against the same 1 GiB.
+only, not the child where the CLI runs.
+
+The peak is the child's own ``VmHWM`` (resident pages, file pages it touched included), written
+by an ``atexit`` hook as the CLI exits. ``wait4``'s ``ru_maxrss`` would not do: Linux carries the
+forking parent's resident size over ``exec`` into it, so every run would report at least the
+pytest process's size. It is the fallback when the hook could not run.
 """
 
 from __future__ import annotations
@@ -51,15 +55,38 @@ def _limit_memory() -> None:  # runs in the child, before exec
     os.setsid()
 
 
+_LAUNCHER = """
+import atexit, os, runpy, sys
+
+def _report_peak():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                with open(os.environ["SYMAUDIT_TEST_PEAK"], "w") as out:
+                    out.write(line.split()[1])
+
+atexit.register(_report_peak)
+sys.argv = ["symaudit", *sys.argv[1:]]
+runpy.run_module("symaudit.cli", run_name="__main__", alter_sys=True)
+"""
+"""``python -m symaudit.cli``, plus the hook that reports the run's own peak."""
+
+
 def run_bounded(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Outcome:
     """``python -m symaudit.cli ARGS`` under the memory limit, killed past the time limit."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("SYMAUDIT_DEBUG")}
     full["PYTHONPATH"] = str(ROOT)
     full.update(env or {})
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as temp,
+    ):
+        peak_file = Path(temp) / "peak"
+        full["SYMAUDIT_TEST_PEAK"] = str(peak_file)
         start = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, "-m", "symaudit.cli", *args],
+            [sys.executable, "-c", _LAUNCHER, *args],
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
@@ -77,12 +104,16 @@ def run_bounded(*args: str, cwd: Path | None = None, env: dict[str, str] | None 
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
         err.seek(0)
+        try:
+            peak = int(peak_file.read_text()) * 1024  # kB
+        except (OSError, ValueError):
+            peak = usage.ru_maxrss * 1024  # kilobytes on Linux; an over-estimate (see above)
         return Outcome(
             tuple(args),
             process.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
-            usage.ru_maxrss * 1024,  # kilobytes on Linux
+            peak,
             seconds,
         )
 

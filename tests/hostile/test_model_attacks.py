@@ -53,6 +53,17 @@ def test_hostile_pickles_in_a_lite_model_are_unreadable_within_bounds(
     assert reason in _unreadable_reason(outcome.stdout, str(model))
 
 
+def test_a_pickle_at_the_opcode_budget_builds_at_most_its_bound(tmp_path: Path) -> None:
+    # The worst a bytecode.pkl can do inside the bounds: 4 million empty dicts (~400 MiB).
+    import symaudit.torchmodel.unpickle as unpickle
+
+    pickle = payloads.PROTO2 + b"}" * (unpickle.MAX_PICKLE_OPS - 2) + b"."
+    model = payloads.write(tmp_path / "wide.ptl", payloads.lite_model_with("/bytecode.pkl", pickle))
+    outcome = assert_held(run_bounded("model", str(model), "--format", "json"), exits=(1,))
+    assert "not a tuple" in _unreadable_reason(outcome.stdout, str(model))
+    assert outcome.peak_bytes < 512 << 20, outcome.describe()
+
+
 def test_script_model_whose_data_pkl_calls_os_system_is_unreadable_and_nothing_runs(tmp_path: Path) -> None:
     # A full TorchScript model has no bytecode.pkl: its data.pkl was never unpickled at all.
     marker = tmp_path / "pwned"
