@@ -51,7 +51,8 @@ class LibraryEntry:
 
 
 class Package(Protocol):
-    """An opened input. Use as a context manager; ``read`` is bounded and never touches disk."""
+    """An opened input. Use as a context manager; reads are bounded, and nothing is written
+    to disk except a member inflating past ``limits.SPILL_ABOVE``, into an unnamed temporary file."""
 
     path: str
     """The input path as the user gave it."""
