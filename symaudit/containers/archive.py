@@ -1,9 +1,9 @@
 """Zip packages (APK, AAB, AAR, plain zip) read in place: bounded member reads, one-line errors.
 
-Nothing is extracted under a member's name: a member that inflates past
-``limits.SPILL_ABOVE`` goes, as it inflates, to an unnamed temporary file. ``zipfile`` trusts the central directory and raises a handful of
-unrelated exception types on corrupt input; everything it can raise is caught here and turned
-into an ``InputError`` (the archive as a whole) or a ``MemberError`` (one member). The exception
+Nothing is extracted under a member's name: a member that inflates past ``limits.SPILL_ABOVE``
+goes, as it inflates, to an unnamed temporary file. ``zipfile`` trusts the central directory
+and raises a handful of unrelated exception types on corrupt input; everything it can raise is
+caught here and turned into an ``InputError`` (the archive as a whole) or a ``MemberError`` (one member). The exception
 lists below were found by mutating real archives byte by byte, not by reading the docs.
 """
 
