@@ -332,7 +332,7 @@ def audit_package(
             if parsed.library is None:
                 unloadable.append(name)
                 continue
-            mismatch = wrong_arch(abi, name, parsed.entry.path, parsed.library)
+            mismatch = wrong_arch(abi, name, parsed.entry.path, parsed.library, parsed.entry.abi is None)
             if mismatch is not None:
                 arch_findings.append(mismatch)
                 unloadable.append(name)

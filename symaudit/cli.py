@@ -123,7 +123,21 @@ class _Plan:
     baseline: Baseline | None
 
 
-def _plan(options: dict[str, Any]) -> _Plan:
+def _check_outputs_spare_inputs(outputs: Sequence[str], inputs: Sequence[str | None]) -> None:
+    """An output file that is an input (``-o app.apk``) would destroy the input it reports on."""
+    for output in outputs:
+        for path in inputs:
+            if not path:
+                continue
+            try:
+                same = os.path.samefile(output, path)
+            except OSError:  # either does not exist (yet): compare the paths themselves
+                same = os.path.realpath(output) == os.path.realpath(path)
+            if same:
+                raise InputError(f"{output}: is an input of this run; writing a report there would overwrite it")
+
+
+def _plan(options: dict[str, Any], inputs: Sequence[str | None] = ()) -> _Plan:
     """Merge the config file into ``options`` (the command line wins) and check the outputs."""
     from pathlib import Path
 
@@ -138,6 +152,9 @@ def _plan(options: dict[str, Any]) -> _Plan:
     if "ndk" in options and options["ndk"] is None and settings.ndk is not None:
         options["ndk"] = settings.ndk
     outputs = _format_pairs(options["format"], options["output"], context.meta.get("symaudit.option_order"))
+    written = [output for _, output in outputs if output is not None]
+    inputs = [*inputs, *(options.get("model") or ()), options.get("baseline"), options.get("config")]
+    _check_outputs_spare_inputs([*written, *filter(None, [options.get("write_baseline")])], inputs)
     baseline = load_baseline(options["baseline"]) if options.get("baseline") else None
     return _Plan(settings, outputs, baseline)
 
@@ -252,7 +269,7 @@ def _audit_command(paths: Sequence[str], options: dict[str, Any]) -> int:
     from symaudit.ndk import find_ndk
     from symaudit.torchmodel.analysis import ModelAudit, model_inputs
 
-    plan = _plan(options)
+    plan = _plan(options, paths)
     ignores = [IgnorePattern.parse(text) for text in options["ignore"]]
     with open_package(list(paths)) as package:
         # --min-sdk wins over the manifest; the config's min-sdk only fills in when the manifest is silent.
@@ -408,7 +425,7 @@ def model(model_path: str, runtime: str | None, **options: Any) -> int:
     from symaudit.ignore import IgnorePattern, apply_ignores
     from symaudit.torchmodel.analysis import audit_model_file
 
-    plan = _plan(options)
+    plan = _plan(options, (model_path, runtime))
     report = audit_model_file(model_path, runtime)
     ignores = [IgnorePattern.parse(text) for text in options["ignore"]]
     if ignores:
@@ -612,6 +629,8 @@ def diff_command(a: str, b: str, abi: str | None, library: str | None, format: s
     from symaudit.diff import diff, load_side
     from symaudit.report.diff import render_json, render_text
 
+    if output is not None:
+        _check_outputs_spare_inputs([output], [a, b, options.get("config")])
     store: Any = None
 
     def manifest_for(coordinate: Any) -> Any:

@@ -76,7 +76,7 @@ def discover(start: Path) -> Path | None:
 def _has_tool_table(pyproject: Path) -> bool:
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError, RecursionError):  # TOMLDecodeError and UnicodeDecodeError too
         # A broken pyproject.toml that may not even be ours: not a reason to refuse to run.
         return False
     tool = data.get("tool")
@@ -93,6 +93,10 @@ def load(path: Path) -> Settings:
         raise InputError(f"{path}: not a TOML file (not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{path}: invalid TOML: values nested too deeply") from None
+    except ValueError as exc:  # tomllib's int(): "Exceeds the limit (4300 digits) ..."
+        raise InputError(f"{path}: invalid TOML: {str(exc).splitlines()[0][:200]}") from None
     where = str(path)
     if path.name == PYPROJECT:
         tool = data.get("tool")

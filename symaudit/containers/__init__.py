@@ -16,6 +16,7 @@ from symaudit.containers import layout
 from symaudit.containers.apks import ApksPackage
 from symaudit.containers.archive import (
     HAS_PREAD,
+    DuplicateEntry,
     NotAZip,
     PendingDigest,
     ZipArchive,
@@ -53,6 +54,8 @@ def _zip_or_none(path: str, fp: BinaryIO, head: bytes) -> ZipArchive | None:
     library, which says more than "not a zip archive" would."""
     try:
         return open_zip_file(path, fp)
+    except DuplicateEntry as exc:
+        raise InputError(f"{path}: {exc}") from None
     except NotAZip as exc:
         if head.startswith(_ZIP_MAGIC):
             raise InputError(f"{path}: corrupt or truncated zip archive ({exc})") from None

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import zipfile
 from collections import OrderedDict
+from typing import IO
 
 from symaudit.containers import layout
-from symaudit.containers.archive import NotAZip, PendingDigest, ZipArchive
+from symaudit.containers.archive import Mapped, NotAZip, PendingDigest, ZipArchive
 from symaudit.containers.base import ClosingPackage, LibraryEntry, PackageKind, library_order, shown
 from symaudit.errors import InputError, MemberError
 
@@ -40,10 +41,12 @@ class ApksPackage(ClosingPackage):
         if inner is not None:
             self._open.move_to_end(name)
             return inner
-        data = self._archive.read(self._archive.info(name))
+        info = self._archive.info(name)
+        spooled = self._archive.open_member(info)  # in memory, or an unnamed file past SPILL_ABOVE
         try:
-            inner = ZipArchive.from_bytes(f"{self.path}: {shown(name)}", data)
+            inner = ZipArchive(f"{self.path}: {shown(name)}", spooled, info.file_size)
         except NotAZip as exc:
+            spooled.close()
             raise MemberError(
                 f"{self.path}: {shown(name)}: nested APK is not a valid zip archive ({exc})"
             ) from None
@@ -82,6 +85,15 @@ class ApksPackage(ClosingPackage):
         name, info = place
         return self._nested(name).read(info)
 
+    def read_mapped(self, entry: LibraryEntry) -> Mapped | None:
+        """As :meth:`ZipArchive.read_mapped` in the nested APK: a large deflated library is
+        spilled to an unnamed temporary file and mapped, never held (None: use :meth:`read`)."""
+        place = self._places.get(entry)
+        if place is None:
+            return None
+        name, info = place
+        return self._nested(name).read_mapped(info)
+
     def members(self) -> list[str]:
         """The set's own members, then every nested APK's as ``<apk>!/<member>``."""
         names = [info.filename for info in self._archive.infos()]
@@ -95,6 +107,13 @@ class ApksPackage(ClosingPackage):
             inner = self._nested(name)
             return inner.read(inner.info(member), limit)
         return self._archive.read(self._archive.info(path), limit)
+
+    def open_member(self, path: str, limit: int | None = None) -> IO[bytes]:
+        name, separator, member = path.partition(NESTED_SEPARATOR)
+        if separator and name.endswith(".apk"):
+            inner = self._nested(name)
+            return inner.open_member(inner.info(member), limit)
+        return self._archive.open_member(self._archive.info(path), limit)
 
     def close(self) -> None:
         for inner in self._open.values():

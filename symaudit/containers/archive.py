@@ -1,8 +1,9 @@
 """Zip packages (APK, AAB, AAR, plain zip) read in place: bounded member reads, one-line errors.
 
-Nothing is extracted to disk. ``zipfile`` trusts the central directory and raises a handful of
-unrelated exception types on corrupt input; everything it can raise is caught here and turned
-into an ``InputError`` (the archive as a whole) or a ``MemberError`` (one member). The exception
+Nothing is extracted under a member's name: a member that inflates past ``limits.SPILL_ABOVE``
+goes, as it inflates, to an unnamed temporary file. ``zipfile`` trusts the central directory
+and raises a handful of unrelated exception types on corrupt input; everything it can raise is
+caught here and turned into an ``InputError`` (the archive as a whole) or a ``MemberError`` (one member). The exception
 lists below were found by mutating real archives byte by byte, not by reading the docs.
 """
 
@@ -14,10 +15,11 @@ import io
 import mmap
 import os
 import struct
+import tempfile
 import threading
 import zipfile
 import zlib
-from typing import IO
+from typing import IO, Any
 
 from symaudit.containers import layout, limits
 from symaudit.containers.base import ClosingPackage, LibraryEntry, PackageKind, library_order, shown
@@ -57,6 +59,21 @@ _HASH_CHUNK = 1 << 20
 
 class NotAZip(Exception):
     """ZipFile() refused the bytes; the caller decides whether that means "not a zip" or "corrupt"."""
+
+
+class DuplicateEntry(NotAZip):
+    """A zip with two entries of one name. zipfile keeps both (the later one wins a lookup by
+    name, while a walk of the entries sees both); libziparchive's ``OpenArchive`` fails with
+    ``kDuplicateEntry`` ("Duplicate entries in archive"), so Android installs no such package."""
+
+
+def _duplicate_name(infos: list[zipfile.ZipInfo]) -> str | None:
+    seen: set[str] = set()
+    for info in infos:
+        if info.filename in seen:
+            return info.filename
+        seen.add(info.filename)
+    return None
 
 
 def sha256_of(fp: IO[bytes], path: str) -> str:
@@ -181,6 +198,13 @@ class ZipArchive:
         self.size = size
         self._fp = fp
         self._infos = self._zip.infolist()
+        duplicate = _duplicate_name(self._infos)
+        if duplicate is not None:
+            self._zip.close()
+            raise DuplicateEntry(
+                f"two entries named {shown(duplicate)}: Android's zip reader (libziparchive) "
+                "refuses an archive with duplicate entry names, so no device installs it"
+            )
 
     @classmethod
     def from_bytes(cls, label: str, data: bytes) -> ZipArchive:
@@ -237,6 +261,18 @@ class ZipArchive:
         declaration wrong. Only stored and deflated members are read: Android's own zip reader
         supports no other method, and zipfile would inflate bzip2/lzma without an output bound.
         """
+        spooled = self.open_member(info, limit)
+        try:
+            if isinstance(spooled, io.BytesIO):
+                return spooled.getvalue()
+            return spooled.read()
+        finally:
+            spooled.close()
+
+    def open_member(self, info: zipfile.ZipInfo, limit: int | None = None, digest: Any = None) -> IO[bytes]:
+        """The member's bytes as a file positioned at 0: a ``BytesIO`` up to
+        :data:`limits.SPILL_ABOVE`, else an unnamed temporary file. Bounded and checked exactly as
+        :meth:`read`; ``digest`` (a hashlib object), when given, is fed every byte."""
         where = f"{self.label}: {shown(info.filename)}"
         if info.flag_bits & _ENCRYPTED:
             raise MemberError(f"{where}: encrypted")
@@ -255,19 +291,37 @@ class ZipArchive:
         want = min(info.file_size, bound)
         if method == zipfile.ZIP_STORED:
             want = min(want, self.size)
+        out: IO[bytes] = io.BytesIO()
+        produced = 0
         try:
-            with self._zip.open(info) as member:
-                data = member.read(want + 1)
-        except _MEMBER_ERRORS as exc:
-            raise MemberError(f"{where}: {_member_problem(exc)}") from exc
-        if len(data) > bound:
-            raise error(f"{where}: {too_big}")
-        if len(data) != info.file_size:
-            # zipfile checks the CRC, not the size: a central directory may overstate it.
-            raise MemberError(
-                f"{where}: holds {len(data)} bytes, not the {info.file_size} its header declares"
-            )
-        return data
+            try:
+                with self._zip.open(info) as member:
+                    # One byte past what is wanted proves a lying size or a bomb; chunks keep the
+                    # bytes produced (and held) at most one chunk past the bound.
+                    while produced <= want:
+                        chunk = member.read(min(limits.INFLATE_CHUNK, want + 1 - produced))
+                        if not chunk:
+                            break
+                        produced += len(chunk)
+                        if digest is not None:
+                            digest.update(chunk)
+                        if isinstance(out, io.BytesIO) and produced > limits.SPILL_ABOVE:
+                            out = _spill(out)
+                        out.write(chunk)
+            except _MEMBER_ERRORS as exc:
+                raise MemberError(f"{where}: {_member_problem(exc)}") from exc
+            if produced > bound:
+                raise error(f"{where}: {too_big}")
+            if produced != info.file_size:
+                # zipfile checks the CRC, not the size: a central directory may overstate it.
+                raise MemberError(
+                    f"{where}: holds {produced} bytes, not the {info.file_size} its header declares"
+                )
+        except BaseException:
+            out.close()
+            raise
+        out.seek(0)
+        return out
 
     def read_mapped(self, info: zipfile.ZipInfo) -> Mapped | None:
         """A stored member's bytes mapped from the file, with their sha256; ``None`` when the
@@ -279,13 +333,22 @@ class ZipArchive:
         """
         if not HAS_PREAD:
             return None  # Windows: no os.pread; the buffered read is correct, only slower
+        if (
+            info.compress_type == zipfile.ZIP_DEFLATED
+            and info.file_size > limits.SPILL_ABOVE
+            and not info.flag_bits & _ENCRYPTED
+        ):
+            return self._inflate_mapped(info)
         if info.flag_bits & _ENCRYPTED or info.compress_type != zipfile.ZIP_STORED or info.file_size == 0:
             return None
         start = self.data_offset(info)
         if start is None or start + info.file_size > self.size:
             return None
         end = start + info.file_size
-        fd = self._fp.fileno()
+        try:
+            fd = self._fp.fileno()
+        except (OSError, ValueError):  # io.UnsupportedOperation: a nested APK held in memory
+            return None
         try:
             base = start - start % mmap.ALLOCATIONGRANULARITY
             mapping = mmap.mmap(fd, end - base, offset=base, access=mmap.ACCESS_READ)
@@ -298,16 +361,49 @@ class ZipArchive:
             PendingDigest(fd, where, (start, end), info.CRC, MemberError),
         )
 
+    def _inflate_mapped(self, info: zipfile.ZipInfo) -> Mapped | None:
+        """A large deflated member inflated to an unnamed temporary file and mapped from it."""
+        digest = hashlib.sha256()
+        spooled = self.open_member(info, digest=digest)
+        try:
+            if isinstance(spooled, io.BytesIO):  # smaller than it declared: read() reports it
+                return None
+            mapping = mmap.mmap(spooled.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return None
+        finally:
+            spooled.close()  # the mapping keeps the unlinked file's pages
+        return Mapped(memoryview(mapping), mapping, _Known(digest.hexdigest()))
+
     def close(self) -> None:
         self._zip.close()
         self._fp.close()
+
+
+def _spill(memory: io.BytesIO) -> IO[bytes]:
+    """Moves what was inflated so far to an unnamed temporary file (nothing in the package names
+    it, and it disappears when closed)."""
+    spilled = tempfile.TemporaryFile(prefix="symaudit-")
+    spilled.write(memory.getbuffer())
+    memory.close()
+    return spilled
+
+
+class _Known:
+    """A digest computed already (while the member was inflated)."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def value(self) -> str:
+        return self._value
 
 
 class Mapped:
     """Bytes of one library mapped read-only from the package file, and their digest (being
     computed); ``release`` unmaps them."""
 
-    def __init__(self, view: memoryview, mapping: mmap.mmap, digest: PendingDigest) -> None:
+    def __init__(self, view: memoryview, mapping: mmap.mmap, digest: PendingDigest | _Known) -> None:
         self.view = view
         self.digest = digest
         self._mapping = mapping
@@ -354,6 +450,9 @@ class ZipPackage(ClosingPackage):
 
     def read_member(self, path: str, limit: int | None = None) -> bytes:
         return self._archive.read(self._archive.info(path), limit)
+
+    def open_member(self, path: str, limit: int | None = None) -> IO[bytes]:
+        return self._archive.open_member(self._archive.info(path), limit)
 
     def close(self) -> None:
         self._archive.close()

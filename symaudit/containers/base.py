@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 from symaudit.facts import current_abis, legacy_abis
 
@@ -53,7 +53,8 @@ class LibraryEntry:
 
 
 class Package(Protocol):
-    """An opened input. Use as a context manager; ``read`` is bounded and never touches disk."""
+    """An opened input. Use as a context manager; reads are bounded, and nothing is written
+    to disk except a member inflating past ``limits.SPILL_ABOVE``, into an unnamed temporary file."""
 
     path: str
     """The input path as the user gave it."""
@@ -78,6 +79,11 @@ class Package(Protocol):
 
     def read_member(self, path: str, limit: int | None = None) -> bytes:
         """Any member's bytes (manifests, models, ``abi.json``), bounded like ``read``."""
+        ...
+
+    def open_member(self, path: str, limit: int | None = None) -> IO[bytes]:
+        """Any member as a file at offset 0, bounded like ``read``; large inflated members are
+        in an unnamed temporary file, not in memory. The caller closes it."""
         ...
 
     def close(self) -> None: ...

@@ -1,8 +1,9 @@
 """Inputs on disk: a folder of ``<abi>/lib*.so`` (FOLDER) and ``.so`` files named one by one (FILES).
 
-Symlinks to files are read through (``libfoo.so -> libfoo.so.1`` is how NDK builds ship), but
-folders are walked without following links, so a link loop can neither hang the listing nor list
-a library twice. Files are opened non-blocking and must be regular, so a FIFO named ``x.so``
+Symlinks to files inside the folder are read through (``libfoo.so -> libfoo.so.1`` is how NDK
+builds ship); a link that leads out of the folder is listed but never read, hashed or measured
+(its library becomes a ``corrupt-library`` finding that says so). Folders are walked without
+following links, so a link loop can neither hang the listing nor list a library twice. Files are opened non-blocking and must be regular, so a FIFO named ``x.so``
 cannot hang a read either.
 """
 
@@ -12,7 +13,7 @@ import errno
 import os
 import stat
 from collections.abc import Sequence
-from typing import BinaryIO
+from typing import IO, BinaryIO, NoReturn
 
 from symaudit.containers import layout, limits
 from symaudit.containers.base import ClosingPackage, LibraryEntry, PackageKind, library_order, shown
@@ -72,30 +73,64 @@ def read_regular(path: str, label: str, limit: int | None = None) -> bytes:
     return data
 
 
-def _size(path: str) -> int:
-    """0 for a library that cannot be stat'ed: its read reports why (broken link, loop)."""
+def _size(path: str, root: str | None = None) -> int:
+    """0 for a library that cannot be stat'ed (its read reports why: broken link, loop) or that
+    links outside the folder ``root`` (its size is not the package's business)."""
+    if root is not None and escapes(root, path):
+        return 0
     try:
         return os.stat(path).st_size
     except OSError:
         return 0
 
 
+MAX_FOLDER_DEPTH = 64
+"""Folders nested in a folder input: an unzipped AAB is 5 deep (``base/lib/<abi>/``); a deeper
+tree is not a package, and its paths would soon pass PATH_MAX."""
+MAX_FOLDER_FILES = 1_000_000
+"""Files listed in a folder input (as for zip entries)."""
+
+
 def _walk(root: str) -> list[str]:
     """Every non-folder under ``root`` as a ``/``-separated relative path; an unreadable folder
-    is an InputError, not a silent gap in the library list."""
+    is an InputError, not a silent gap in the library list. Iterative (no recursion limit to
+    reach), bounded in depth and count; links to folders are listed as files, never entered."""
 
-    def fail(exc: OSError) -> None:
-        where = exc.filename if isinstance(exc.filename, str) else root
+    def fail(exc: OSError, where: str) -> NoReturn:
         inner = os.path.relpath(where, root)
         label = root if inner == "." else f"{root}: {shown(inner)}"
         raise InputError(f"{label}: cannot list folder: {describe_os_error(exc, where)}")
 
     found: list[str] = []
-    for folder, _, files in os.walk(root, onerror=fail, followlinks=False):
-        inner = os.path.relpath(folder, root)
-        prefix = "" if inner == "." else inner.replace(os.sep, "/") + "/"
-        found.extend(prefix + name for name in files)
+    pending: list[tuple[str, str, int]] = [(root, "", 0)]
+    while pending:
+        folder, prefix, depth = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                for item in listing:
+                    if item.is_dir(follow_symlinks=False):
+                        if depth + 1 > MAX_FOLDER_DEPTH:
+                            raise InputError(
+                                f"{root}: folders nested more than {MAX_FOLDER_DEPTH} deep "
+                                f"(at {shown(prefix + item.name)}): not a package layout"
+                            )
+                        pending.append((item.path, f"{prefix}{item.name}/", depth + 1))
+                    else:
+                        found.append(prefix + item.name)
+                        if len(found) > MAX_FOLDER_FILES:
+                            raise InputError(f"{root}: more than {MAX_FOLDER_FILES} files")
+        except OSError as exc:
+            fail(exc, folder)
+    found.sort()
     return found
+
+
+def escapes(root: str, path: str) -> bool:
+    """Whether ``path`` (under ``root``) resolves, through symlinks, to something outside
+    ``root``: such a link is listed but never read, hashed or measured."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
 class FolderPackage(ClosingPackage):
@@ -113,7 +148,7 @@ class FolderPackage(ClosingPackage):
                     abi=abi,
                     path=member,
                     name=member.rpartition("/")[2],
-                    size=_size(os.path.join(path, member)),
+                    size=_size(os.path.join(path, member), path),
                 )
                 for abi, member in layout.libraries_of(
                     PackageKind.FOLDER, ((member, member) for member in self._files), top_dir=top
@@ -133,11 +168,36 @@ class FolderPackage(ClosingPackage):
     def members(self) -> list[str]:
         return list(self._files)
 
-    def read_member(self, path: str, limit: int | None = None) -> bytes:
+    def _inside(self, path: str) -> str:
+        """The file of member ``path``; MemberError for a name outside the folder or a symlink
+        that leads out of it (``lib/arm64-v8a/libx.so -> /etc/shadow`` is never read)."""
         parts = path.split("/")
         if os.path.isabs(path) or ".." in parts or "" in parts:
             raise MemberError(f"{self.path}: {shown(path)}: no such member")
-        return read_regular(os.path.join(self.path, *parts), f"{self.path}: {shown(path)}", limit)
+        full = os.path.join(self.path, *parts)
+        if escapes(self.path, full):
+            raise MemberError(
+                f"{self.path}: {shown(path)}: a symlink to a file outside the folder (not followed)"
+            )
+        return full
+
+    def read_member(self, path: str, limit: int | None = None) -> bytes:
+        return read_regular(self._inside(path), f"{self.path}: {shown(path)}", limit)
+
+    def open_member(self, path: str, limit: int | None = None) -> IO[bytes]:
+        """The file itself, opened (regular files only); ``limit`` and the size bound checked
+        on its size."""
+        full = self._inside(path)
+        label = f"{self.path}: {shown(path)}"
+        fp = open_regular(full, label, MemberError)
+        size = os.fstat(fp.fileno()).st_size
+        bound = limits.MAX_MEMBER_BYTES if limit is None else min(limit, limits.MAX_MEMBER_BYTES)
+        if size > bound:
+            fp.close()
+            if bound == limits.MAX_MEMBER_BYTES:
+                raise InputError(f"{label}: file size exceeds {limits.describe_size(bound)}")
+            raise MemberError(f"{label}: larger than the {bound}-byte limit of this read")
+        return fp
 
 
 class FilesPackage(ClosingPackage):
@@ -165,4 +225,7 @@ class FilesPackage(ClosingPackage):
         return []
 
     def read_member(self, path: str, limit: int | None = None) -> bytes:
+        raise MemberError(f"{path}: no such member (loose files have no members)")
+
+    def open_member(self, path: str, limit: int | None = None) -> IO[bytes]:
         raise MemberError(f"{path}: no such member (loose files have no members)")

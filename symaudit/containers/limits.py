@@ -13,6 +13,13 @@ RATIO_FLOOR_BYTES = 16 << 20
 """Deflated members up to 16 MiB are accepted at any ratio: zeroed tables compress very well."""
 MAX_RATIO = 200
 """Beyond the floor, a member may grow at most 200x; real libraries deflate 2-5x."""
+SPILL_ABOVE = 64 << 20
+"""A deflated member that inflates past 64 MiB is written, as it inflates, to an unnamed
+temporary file (``tempfile``: never a name taken from the package) and mapped from there, so a
+1 GiB member costs disk, not memory. Smaller members are held in memory."""
+INFLATE_CHUNK = 1 << 20
+"""Members are inflated a chunk at a time: the bound is checked on bytes produced, and the whole
+member never exists twice (one ``read(n)`` of zipfile joins its pieces at the end)."""
 
 
 def describe_size(size: int) -> str:

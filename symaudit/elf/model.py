@@ -185,9 +185,11 @@ class HashedNames:
         return self.text[at : self.text.find("\0", at)]
 
     def decode(self) -> tuple[str, ...]:
+        """Every name, each distinct offset decoded once (the reader bounded their total)."""
         text = self.text
         find = text.find
-        return tuple([text[offset : find("\0", offset)] for offset in self.offsets])
+        names = {offset: text[offset : find("\0", offset)] for offset in set(self.offsets)}
+        return tuple(map(names.__getitem__, self.offsets))
 
     def rows_named(self, name: str) -> list[int]:
         """Export rows with this name, in ``.dynsym`` order (bionic's gnu_lookup)."""

@@ -19,12 +19,13 @@ audit turns it into a ``corrupt-library`` finding and carries on with the rest o
 from __future__ import annotations
 
 import functools
+import operator
 import os
 import re
 import struct
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,25 @@ VERSYM_INDEX = 0x7FFF
 MAX_DYNAMIC_ENTRIES = 1 << 16
 MAX_VERSION_ENTRIES = 1 << 16
 MAX_SYMBOLS = 1 << 24
+MAX_VERSION_RECORDS = 1 << 12
+"""Version records (verdef, verneed and vernaux entries together) one library may hold. bionic's
+libc.so has about 30; a 65,535 x 65,535 verneed chain would otherwise be walked in full."""
+MAX_NEEDED = 1 << 10
+"""DT_NEEDED entries: real libraries have a few dozen (libtorch: 12)."""
+MAX_DYNAMIC_NAME = 4096
+"""Bytes of one DT_NEEDED/DT_SONAME/DT_RUNPATH string: PATH_MAX, past which bionic's loader
+cannot open the file anyway."""
+NAME_BYTES_PER_TABLE_BYTE = 4
+"""The names of all symbol rows, DT_NEEDED and version entries may total at most this many times
+``.dynstr`` (plus :data:`NAME_BYTES_SLACK`). Each distinct offset is decoded once; in a real
+table each name serves one symbol and names share only the tails a linker merges, so they total
+about its size. 2,000 imports at different offsets into one 1 MiB name would decode 2 GB, and
+2,000 imports of the same 1 MiB name would print 2 GB of findings."""
+NAME_BYTES_SLACK = 1 << 20
+MAX_NOTES = 256
+"""Notes kept from all PT_NOTE segments (real libraries: 2-4: build id, Android ident)."""
+MAX_NOTE_BYTES = 1 << 20
+"""Bytes of note descriptors kept in all (a build id is 20 bytes, the Android ident 132)."""
 
 _NATIVE_LITTLE = sys.byteorder == "little"
 
@@ -222,9 +242,17 @@ class _Reader:
         self.tags = tags
         strtab = self._string_table(tags)
         self.strtab = strtab
+        self._strings: dict[int, str] = {}
+        self.name_bytes = 0
+        self.name_budget = NAME_BYTES_PER_TABLE_BYTE * len(strtab) + NAME_BYTES_SLACK
+
+        if len(tags.get(DT_NEEDED, ())) > MAX_NEEDED:
+            raise CorruptElfError(
+                f"{len(tags[DT_NEEDED])} DT_NEEDED entries: more than the {MAX_NEEDED} a real library could have"
+            )
 
         def names_of(tag: int) -> tuple[str, ...]:
-            return tuple(self._string(strtab, value, f"DT tag {tag:#x}") for value in tags.get(tag, ()))
+            return tuple(self._dynamic_name(strtab, value, tag) for value in tags.get(tag, ()))
 
         soname = names_of(DT_SONAME)
         needed = names_of(DT_NEEDED)
@@ -332,13 +360,43 @@ class _Reader:
             raise CorruptElfError("DT_STRSZ is missing or zero")
         return _StrTab(self._bytes(offset, size, ".dynstr (DT_STRTAB/DT_STRSZ)"))
 
+    def _dynamic_name(self, strtab: _StrTab, offset: int, tag: int) -> str:
+        name = self._string(strtab, offset, f"DT tag {tag:#x}")
+        if len(name) > MAX_DYNAMIC_NAME:
+            what = {
+                DT_NEEDED: "DT_NEEDED",
+                DT_SONAME: "DT_SONAME",
+                DT_RUNPATH: "DT_RUNPATH",
+                DT_RPATH: "DT_RPATH",
+            }
+            raise CorruptElfError(
+                f"a {what.get(tag, f'DT tag {tag:#x}')} string of {len(name)} bytes, longer than the "
+                f"{MAX_DYNAMIC_NAME} bytes a path may have"
+            )
+        return name
+
     def _string(self, strtab: _StrTab, offset: int, what: str) -> str:
+        """The string at ``offset``, decoded once however many entries point at it."""
+        cached = self._strings.get(offset)
+        if cached is not None:
+            return cached
         if offset >= len(strtab):
             raise CorruptElfError(f"{what}: string offset {offset} is past the end of .dynstr")
         end = strtab.find(b"\0", offset)
         if end < 0:
             raise CorruptElfError(f"{what}: string at {offset} is not NUL-terminated")
-        return strtab[offset:end].decode("utf-8", "replace")
+        self._spend_name_bytes(end - offset)
+        name = self._strings[offset] = strtab[offset:end].decode("utf-8", "replace")
+        return name
+
+    def _spend_name_bytes(self, size: int) -> None:
+        self.name_bytes += size
+        if self.name_bytes > self.name_budget:
+            raise CorruptElfError(
+                f"names decoded from .dynstr total over {self.name_bytes} bytes, more than "
+                f"{NAME_BYTES_PER_TABLE_BYTE}x the {len(self.strtab)}-byte table: entries overlap "
+                "implausibly"
+            )
 
     # -- section headers (optional) ---------------------------------------------------------
 
@@ -499,7 +557,7 @@ class _Reader:
         import_runs = [match.span() for match in _RUNS.finditer(classes.translate(_IS_IMPORT))]
         del classes
 
-        decode = _Names(strtab)
+        decode = _Names(strtab, self._spend_name_bytes)
         hashed = self._hashed_names(tags, strtab, name_column, export_runs, count)
         export_names: tuple[str, ...] | HashedNames = (
             hashed if hashed is not None else decode.many(_gather_list(name_column, export_runs))
@@ -574,6 +632,11 @@ class _Reader:
         offsets = array("I", b"".join(name_column[start:end].tobytes() for start, end in export_runs))
         if offsets and max(offsets) >= len(text):
             return None  # the eager path reports the bad offset
+        if not names_start_strings(text, offsets):
+            ends = name_ends(strtab.find_nul, offsets, len(text))
+            if ends is None:
+                return None
+            self._spend_name_bytes(sum(end - offset for offset, end in ends.items()))
         at = self._offset(tags[DT_GNU_HASH][0], "DT_GNU_HASH")
         nbuckets, symoffset, bloom_size, _ = struct.unpack("<IIII", self._bytes(at, 16, "DT_GNU_HASH header"))
         word = 8 if self.elf_class is ElfClass.ELF64 else 4
@@ -600,9 +663,11 @@ class _Reader:
         offset = self._offset(tags[DT_VERSYM][0], "DT_VERSYM")
         versym = self._bytes(offset, count * 2, f"versym ({count} entries)").cast("H")
         defs: dict[int, str] = {}
+        records = _RecordBudget()
         if DT_VERDEF in tags:
             position = self._offset(tags[DT_VERDEF][0], "DT_VERDEF")
             for _ in range(min(_first(tags, DT_VERDEFNUM) or MAX_VERSION_ENTRIES, MAX_VERSION_ENTRIES)):
+                records.visit(position, "verdef")
                 _ver, flags, ndx, _cnt, _hash, aux, nxt = struct.unpack(
                     "<HHHHIII", self._bytes(position, 20, "verdef entry")
                 )
@@ -620,6 +685,7 @@ class _Reader:
         if DT_VERNEED in tags:
             position = self._offset(tags[DT_VERNEED][0], "DT_VERNEED")
             for _ in range(min(_first(tags, DT_VERNEEDNUM) or MAX_VERSION_ENTRIES, MAX_VERSION_ENTRIES)):
+                records.visit(position, "verneed")
                 _ver, cnt, file_offset, aux, nxt = struct.unpack(
                     "<HHIII", self._bytes(position, 16, "verneed entry")
                 )
@@ -627,6 +693,7 @@ class _Reader:
                 names: list[str] = []
                 aux_position = position + aux
                 for _ in range(min(cnt, MAX_VERSION_ENTRIES)):
+                    records.visit(aux_position, "vernaux")
                     _hash, _flags, other, name_offset, next_aux = struct.unpack(
                         "<IHHII", self._bytes(aux_position, 16, "vernaux entry")
                     )
@@ -650,15 +717,16 @@ class _Reader:
         areas = [(s.offset, s.filesz) for s in segments if s.type == PT_NOTE]
         if not areas and sections is not None:
             areas = [(offset, size) for kind, offset, size, _ in sections.values() if kind == 7]  # SHT_NOTE
-        notes: list[Note] = []
-        for offset, size in areas:
+        notes = _NoteReader(self.anomalies)
+        for offset, size in dict.fromkeys(areas):  # the same segment twice is read once
             try:
                 area = self._bytes(offset, size, "PT_NOTE")
             except CorruptElfError as exc:
                 self.anomalies.append(str(exc))
                 continue
-            notes.extend(_parse_notes(bytes(area), self.anomalies))
-        return tuple(notes)
+            if not notes.read(area, offset):
+                break
+        return tuple(notes.notes)
 
     def _comment(self, sections: dict[str, tuple[int, int, int, int]] | None) -> tuple[str, ...]:
         if sections is None or ".comment" not in sections:
@@ -720,6 +788,12 @@ class _StrTab:
     def __len__(self) -> int:
         return self.size
 
+    def find_nul(self, start: int, stop: int) -> int:
+        if self.text is not None:
+            return self.text.find("\0", start, stop)
+        assert self.raw is not None
+        return self.raw.find(b"\0", start, stop)
+
     def find(self, sub: bytes, start: int) -> int:
         if self.text is not None:
             return self.text.find(sub.decode("ascii"), start)
@@ -740,55 +814,129 @@ class _Names:
     to per-name UTF-8 decoding.
     """
 
-    def __init__(self, strtab: _StrTab) -> None:
+    def __init__(self, strtab: _StrTab, spend: Callable[[int], None]) -> None:
         self.strtab = strtab
         self.text = strtab.text
+        self.spend = spend
 
     def many(self, offsets: list[int]) -> tuple[str, ...]:
+        """Each distinct offset is decoded once; the bytes of every row's name are charged to
+        ``spend``. Overlapping offsets are charged before anything is built; rows repeating
+        one name after (they share one string, but every row reaches findings and reports:
+        2,000 imports of one 1 MiB name would print 2 GB)."""
         strtab = self.strtab
         limit = len(strtab)
         if offsets and max(offsets) >= limit:
             bad = next(offset for offset in offsets if offset >= limit)
             raise CorruptElfError(f".dynsym: name offset {bad} is past the end of .dynstr ({limit} bytes)")
         text = self.text
-        if text is not None and text.endswith("\0"):
-            # Every name then ends at a NUL before the end of the table: no per-name check.
+        names: dict[int, str]
+        if text is not None and text.endswith("\0") and names_start_strings(text, offsets):
+            # The usual table: names are disjoint and NUL-terminated before the end, so the
+            # distinct ones are no longer than the table together.
             find = text.find
-            return tuple([text[offset : find("\0", offset)] for offset in offsets])
-        if text is not None:
-            find = text.find
-            names: list[str] = []
-            append = names.append
-            for offset in offsets:
-                end = find("\0", offset)
-                if end < 0:
-                    raise CorruptElfError(f".dynsym: name at {offset} is not NUL-terminated")
-                append(text[offset:end])
-            return tuple(names)
-        result = []
-        for offset in offsets:
-            end = strtab.find(b"\0", offset)
+            names = {offset: text[offset : find("\0", offset)] for offset in set(offsets)}
+            charged = 0
+        else:
+            ends = name_ends(strtab.find_nul, offsets, limit)
+            if ends is None:
+                bad = max(offsets)
+                raise CorruptElfError(f".dynsym: name at {bad} is not NUL-terminated")
+            charged = sum(end - offset for offset, end in ends.items())
+            self.spend(charged)
+            if text is not None:
+                names = {offset: text[offset:end] for offset, end in ends.items()}
+            else:
+                names = {
+                    offset: strtab[offset:end].decode("utf-8", "replace") for offset, end in ends.items()
+                }
+        rows = tuple(map(names.__getitem__, offsets))
+        self.spend(sum(map(len, rows)) - charged)
+        return rows
+
+
+def names_start_strings(text: str, offsets: Sequence[int]) -> bool:
+    """Whether every offset is the start of a string of the table (0, or just after a NUL):
+    then distinct offsets name disjoint strings, which together are no longer than the table.
+    One C-level gather, no Python loop: a 100,000-name table costs a few milliseconds."""
+    if len(offsets) < 2:
+        return True
+    before = operator.itemgetter(*list(offsets))("\0" + text)  # text[offset - 1], NUL for offset 0
+    return not "".join(before).strip("\0")
+
+
+def name_ends(
+    find_nul: Callable[[int, int], int], offsets: Sequence[int], limit: int
+) -> dict[int, int] | None:
+    """Where the NUL-terminated name at each distinct offset ends (None if one has no NUL).
+
+    Offsets are visited from the highest down and each search stops at the previous offset:
+    a name that runs past it ends where that one does. The table is scanned once in all,
+    however many names overlap (2,000 offsets into one 1 MiB name scan 1 MiB, not 2 GB)."""
+    ends: dict[int, int] = {}
+    bound, bound_end = limit, -1
+    for offset in sorted(set(offsets), reverse=True):
+        end = find_nul(offset, bound)
+        if end < 0:
+            end = bound_end
             if end < 0:
-                raise CorruptElfError(f".dynsym: name at {offset} is not NUL-terminated")
-            result.append(strtab[offset:end].decode("utf-8", "replace"))
-        return tuple(result)
+                return None
+        ends[offset] = end
+        bound, bound_end = offset, end
+    return ends
 
 
-def _parse_notes(area: bytes, anomalies: list[str]) -> list[Note]:
-    notes: list[Note] = []
-    position = 0
-    while position + 12 <= len(area):
-        namesz, descsz, kind = struct.unpack_from("<III", area, position)
-        name_at = position + 12
-        desc_at = name_at + _align4(namesz)
-        end = desc_at + _align4(descsz)
-        if desc_at + descsz > len(area):
-            anomalies.append("a note runs past the end of its PT_NOTE segment")
-            break
-        name = area[name_at : name_at + namesz].rstrip(b"\0").decode("utf-8", "replace")
-        notes.append(Note(name, kind, area[desc_at : desc_at + descsz]))
-        position = end
-    return notes
+class _RecordBudget:
+    """Version records walked so far: at most :data:`MAX_VERSION_RECORDS`, none twice (a
+    ``vn_next``/``vna_next`` that leads back is a cycle, not more versions)."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+
+    def visit(self, position: int, what: str) -> None:
+        if position in self.seen:
+            raise CorruptElfError(f"{what} entries form a cycle (offset {position} is reached twice)")
+        self.seen.add(position)
+        if len(self.seen) > MAX_VERSION_RECORDS:
+            raise CorruptElfError(
+                f"more than {MAX_VERSION_RECORDS} version records: far more than a real library has"
+            )
+
+
+class _NoteReader:
+    """Notes of all PT_NOTE segments, each read from its own segment's bytes, each note once
+    (overlapping segments share notes), within :data:`MAX_NOTES` and :data:`MAX_NOTE_BYTES`."""
+
+    def __init__(self, anomalies: list[str]) -> None:
+        self.anomalies = anomalies
+        self.notes: list[Note] = []
+        self.seen: set[int] = set()
+        self.kept_bytes = 0
+
+    def read(self, area: memoryview, base: int) -> bool:
+        """Parses one segment; False once a bound is reached (the rest is ignored, as an anomaly)."""
+        position = 0
+        size = len(area)
+        while position + 12 <= size:
+            namesz, descsz, kind = struct.unpack_from("<III", area, position)
+            name_at = position + 12
+            desc_at = name_at + _align4(namesz)
+            end = desc_at + _align4(descsz)
+            if desc_at + descsz > size:
+                self.anomalies.append("a note runs past the end of its PT_NOTE segment")
+                break
+            if base + position not in self.seen:
+                self.seen.add(base + position)
+                self.kept_bytes += descsz + namesz
+                if len(self.notes) >= MAX_NOTES or self.kept_bytes > MAX_NOTE_BYTES:
+                    self.anomalies.append(
+                        f"more than {MAX_NOTES} notes or {MAX_NOTE_BYTES} bytes of notes: the rest are ignored"
+                    )
+                    return False
+                name = bytes(area[name_at : name_at + namesz]).rstrip(b"\0").decode("utf-8", "replace")
+                self.notes.append(Note(name, kind, bytes(area[desc_at : desc_at + descsz])))
+            position = end
+        return True
 
 
 def _align4(value: int) -> int:

@@ -9,12 +9,15 @@ The two halves share one :class:`ModelAudit` made for one opened package; only t
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from symaudit.audit import AbiContext, PackageResult, Report
-from symaudit.containers.base import Package
+from symaudit.containers.base import LibraryEntry, Package
+from symaudit.elf.model import ElfLibrary
 from symaudit.errors import InputError
 from symaudit.findings import Finding
 from symaudit.torchmodel.check import Runtime, check_model, unreadable
@@ -36,11 +39,32 @@ class ModelInput:
     """Where the model is: a member path (``assets/final.zip``) or a file named on the command line."""
     data: bytes | None
     error: str | None = None
+    sha256: str | None = None
+    """Of a model already read (``data`` is then None)."""
+    model: TorchModel | None = None
+    """The model already read, when it could be."""
+
+
+_DIGEST_CHUNK = 1 << 20
+
+
+def read_input(path: str, fp: IO[bytes]) -> ModelInput:
+    """Reads one model from an open file into the small record the audit keeps: its digest and
+    its operators, or the reason it is unreadable. The bytes are not kept, so a package's models
+    are held one at a time (150 assets of 16 MiB cost 16 MiB, not 2.4 GB)."""
+    digest = hashlib.sha256()
+    fp.seek(0)
+    while chunk := fp.read(_DIGEST_CHUNK):
+        digest.update(chunk)
+    try:
+        return ModelInput(path, None, None, digest.hexdigest(), read_model(fp))
+    except ModelError as exc:
+        return ModelInput(path, None, str(exc), digest.hexdigest())
 
 
 def discover_models(package: Package) -> list[ModelInput]:
     """Every model among ``package``'s members: ``*.pt``/``*.ptl`` anywhere, and zips with the
-    TorchScript layout under the asset folders."""
+    TorchScript layout under the asset folders. Each is read and dropped before the next."""
     found: list[ModelInput] = []
     for member in sorted(package.members()):
         if member.endswith("/"):
@@ -51,14 +75,28 @@ def discover_models(package: Package) -> list[ModelInput]:
         if not named and not (member.startswith(ASSET_FOLDERS) and suffix in SNIFFED_SUFFIXES):
             continue
         try:
-            data = package.read_member(member)
+            fp = package.open_member(member)
         except InputError as exc:
             if named:
                 found.append(ModelInput(member, None, _reason(str(exc), member)))
             continue
-        if named or is_model_bytes(data):
-            found.append(ModelInput(member, data))
+        with fp:
+            if named or is_model_bytes(fp):
+                found.append(read_input(member, fp))
     return found
+
+
+def _scan_runtime(package: Package, entry: LibraryEntry, library: ElfLibrary) -> RuntimeOperators:
+    """The library's operator registry, scanned where it lies: mapped from the package (or from
+    the unnamed file a large inflated member was spilled to) when the package allows it."""
+    read_mapped = getattr(package, "read_mapped", None)
+    mapped = read_mapped(entry) if read_mapped is not None else None
+    if mapped is None:
+        return registered_operators(package.read(entry), library)
+    try:
+        return registered_operators(mapped.view, library)
+    finally:
+        mapped.release()
 
 
 def _reason(message: str, member: str) -> str:
@@ -115,10 +153,9 @@ class ModelAudit:
             if entry is None or not may_be_runtime(name, library):
                 continue
             try:
-                data = self._package.read(entry)
+                found = _scan_runtime(self._package, entry, library)
             except InputError:
                 continue  # the audit already reported the library as unreadable
-            found = registered_operators(data, library)
             if len(found):
                 names.append(name)
                 operators = operators.union(found)
@@ -156,9 +193,11 @@ def audit_model(
 ) -> tuple[list[Finding], dict[str, object]]:
     """Findings for one model against each runtime, and its entry of the report's ``models``."""
     path = model_input.path
+    if model_input.data is not None:
+        model_input = read_input(path, io.BytesIO(model_input.data))
     entry: dict[str, object] = {
         "path": path,
-        "sha256": hashlib.sha256(model_input.data).hexdigest() if model_input.data is not None else None,
+        "sha256": model_input.sha256,
         "kind": None,
         "bytecode_version": None,
         "file_format_version": None,
@@ -167,13 +206,8 @@ def audit_model(
         "runtimes": [],
         "error": None,
     }
-    model: TorchModel | None = None
+    model = model_input.model
     error = model_input.error
-    if model_input.data is not None:
-        try:
-            model = read_model(model_input.data)
-        except ModelError as exc:
-            error = str(exc)
     if model is None:
         entry["error"] = error or "unreadable"
         return [unreadable(path, str(entry["error"]))], entry

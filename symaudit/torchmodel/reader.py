@@ -12,8 +12,10 @@ compiles when the model is loaded. Nothing in the archive is executed: pickles g
 from __future__ import annotations
 
 import ast
+import io
 import re
 from collections.abc import Iterable, Sequence
+from typing import IO
 
 from symaudit.containers.archive import NotAZip, ZipArchive
 from symaudit.errors import InputError
@@ -24,6 +26,12 @@ MAX_PICKLE_BYTES = 64 << 20
 """``bytecode.pkl`` of a large speech model is a few MB; anything past this is not a model."""
 MAX_CODE_BYTES = 64 << 20
 """All ``code/`` sources together."""
+MAX_AST_FILE_BYTES = 512 << 10
+"""Largest ``code/`` file given to :func:`ast.parse`. The parser needs about 250 bytes of memory
+and half a microsecond per source byte (4 MiB: 1 GB, 7 s); TorchScript writes one file per
+module class, tens of KB each. Larger files are scanned with the call pattern instead."""
+MAX_AST_TOTAL_BYTES = 4 << 20
+"""Source bytes parsed with :func:`ast.parse` per model; the rest is scanned (linear, no tree)."""
 _MAX_VERSION_BYTES = 64
 _FLATBUFFER_ID = b"PTMF"
 """File identifier of a flatbuffer lite model (bytecode 9), at offset 4."""
@@ -47,36 +55,47 @@ def _root(names: Sequence[str]) -> str | None:
     return top if has_pickle and has_version else None
 
 
-def is_model_bytes(data: bytes) -> bool:
-    """A cheap test for package assets: a zip with the TorchScript layout, or a flatbuffer model."""
-    if data[4:8] == _FLATBUFFER_ID:
+def _as_file(data: bytes | IO[bytes]) -> tuple[IO[bytes], bytes, int]:
+    """The model as a file at offset 0, its first 8 bytes and its size."""
+    fp: IO[bytes] = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    fp.seek(0)
+    head = fp.read(8)
+    size = fp.seek(0, io.SEEK_END)
+    fp.seek(0)
+    return fp, head, size
+
+
+def is_model_bytes(data: bytes | IO[bytes]) -> bool:
+    """A cheap test for package assets: a zip with the TorchScript layout, or a flatbuffer model.
+    A file is left open, at offset 0."""
+    fp, head, size = _as_file(data)
+    if head[4:8] == _FLATBUFFER_ID:
         return True
-    if not data.startswith(_ZIP_MAGIC):
+    if not head.startswith(_ZIP_MAGIC):
         return False
     try:
-        archive = ZipArchive.from_bytes("model", data)
+        archive = ZipArchive("model", fp, size)
     except NotAZip:
         return False
     try:
         return looks_like_model(info.filename for info in archive.infos())
     finally:
-        archive.close()
+        fp.seek(0)  # not archive.close(): the caller's file stays open
 
 
-def read_model(data: bytes) -> TorchModel:
-    """The model's versions and operators; raises :class:`ModelError` with the reason."""
-    if data[4:8] == _FLATBUFFER_ID:
+def read_model(data: bytes | IO[bytes]) -> TorchModel:
+    """The model's versions and operators; raises :class:`ModelError` with the reason. A file
+    is read in place (a large model spilled to disk is never loaded whole)."""
+    fp, head, size = _as_file(data)
+    if head[4:8] == _FLATBUFFER_ID:
         raise ModelError("a flatbuffer lite model (bytecode version 9), which symaudit cannot read yet")
     try:
-        archive = ZipArchive.from_bytes("model", data)
+        archive = ZipArchive("model", fp, size)
     except NotAZip as exc:
-        if data.startswith(_ZIP_MAGIC):
+        if head.startswith(_ZIP_MAGIC):
             raise ModelError(f"corrupt or truncated zip archive ({exc})") from None
         raise ModelError("not a zip archive (a TorchScript model is one)") from None
-    try:
-        return _read(archive)
-    finally:
-        archive.close()
+    return _read(archive)
 
 
 def _member(archive: ZipArchive, name: str, limit: int) -> bytes:
@@ -104,21 +123,27 @@ def _read(archive: ZipArchive) -> TorchModel:
             if name.startswith(f"{root}/extra/") and not name.endswith("/")
         )
     )
+    for pickle_name in (f"{root}/data.pkl", f"{root}/constants.pkl"):
+        if pickle_name in present:
+            check_pickle(_member(archive, pickle_name, MAX_PICKLE_BYTES), pickle_name[len(root) + 1 :])
     bytecode_name = f"{root}/bytecode.pkl"
     if bytecode_name in present:
         version, operators = parse_bytecode(_member(archive, bytecode_name, MAX_PICKLE_BYTES))
         return TorchModel(
             ModelKind.LITE, root, file_format, version, operators, OperatorSource.BYTECODE, extra
         )
-    sources: list[str] = []
-    total = 0
+    found: set[Operator] = set()
+    total = parsed = 0
     for name in names:
         if name.startswith(f"{root}/code/") and name.endswith(".py"):
             text = _member(archive, name, MAX_CODE_BYTES - total)
             total += len(text)
-            sources.append(text.decode("utf-8", errors="replace"))
+            parse = len(text) <= MAX_AST_FILE_BYTES and parsed + len(text) <= MAX_AST_TOTAL_BYTES
+            parsed += len(text) if parse else 0
+            found.update(_calls(text.decode("utf-8", errors="replace"), parse))
+            del text  # one source at a time
     return TorchModel(
-        ModelKind.TORCHSCRIPT, root, file_format, None, code_operators(sources), OperatorSource.CODE, extra
+        ModelKind.TORCHSCRIPT, root, file_format, None, tuple(sorted(found)), OperatorSource.CODE, extra
     )
 
 
@@ -127,6 +152,17 @@ def _version_number(data: bytes, name: str) -> int:
     if not text.isdigit() or not text.isascii():
         raise ModelError(f"{name}: not a version number ({text[:20]!r})")
     return int(text)
+
+
+def check_pickle(data: bytes, name: str) -> None:
+    """Loads a pickle the model holds (``data.pkl``, ``constants.pkl``) through the restricted
+    unpickler and drops the value: symaudit needs nothing from it, but torch loads it with the
+    model, so a pickle torch would refuse (or one that imports ``os.system``) makes the model
+    unreadable here too."""
+    try:
+        load_restricted(data)
+    except ModelError as exc:
+        raise ModelError(f"{name} {exc}") from None
 
 
 def parse_bytecode(data: bytes) -> tuple[int, tuple[Operator, ...]]:
@@ -174,14 +210,17 @@ def code_operators(sources: Iterable[str]) -> tuple[Operator, ...]:
     return tuple(sorted(found))
 
 
-def _calls(source: str) -> Iterable[Operator]:
+def _calls(source: str, parse: bool = True) -> Iterable[Operator]:
     try:
+        if not parse:
+            raise ValueError("too large to parse")
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        # Not Python the JIT printed (or nested past the parser's limit): fall back to a scan.
-        for match in _CALL.finditer(source):
-            namespace = match.group(1) or match.group(2) or "aten"
-            yield Operator(f"{namespace}::{match.group(3)}")
+        # Not Python the JIT printed (nested past the parser's limit, or over the parse
+        # budget): fall back to a scan.
+        # Distinct matches first: 60 MB of sources hold millions of calls of a few operators.
+        for torch_namespace, namespace, name in set(_CALL.findall(source)):
+            yield Operator(f"{torch_namespace or namespace or 'aten'}::{name}")
         return
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):

@@ -64,16 +64,29 @@ def may_be_runtime(name: str, library: ElfLibrary) -> bool:
     return library.exports.any_startswith((_DISPATCHER_EXPORT,))
 
 
-def registered_operators(data: bytes, library: ElfLibrary) -> RuntimeOperators:
-    """Every operator whose schema literal lies in a non-writable loaded segment of ``data``."""
+def registered_operators(data: bytes | memoryview, library: ElfLibrary) -> RuntimeOperators:
+    """Every operator whose schema literal lies in a non-writable loaded segment of ``data``.
+
+    Segments are merged into disjoint file ranges first and scanned in place: each byte is
+    scanned once, however many (overlapping) PT_LOAD headers a hostile file repeats."""
     found: set[Operator] = set()
     view = memoryview(data)
+    ranges: list[tuple[int, int]] = []
     for segment in library.segments:
         if segment.type != PT_LOAD or segment.flags & PF_W:
             continue
-        start = max(0, min(segment.offset, len(data)))
-        end = max(start, min(segment.offset + segment.filesz, len(data)))
-        found.update(_schemas(bytes(view[start:end])))
+        start = max(0, min(segment.offset, len(view)))
+        end = max(start, min(segment.offset + segment.filesz, len(view)))
+        if end > start:
+            ranges.append((start, end))
+    merged: list[list[int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    for start, end in merged:
+        found.update(_schemas(view[start:end]))
     return RuntimeOperators.of(found)
 
 
@@ -82,11 +95,13 @@ def schema_operators(area: bytes) -> RuntimeOperators:
     return RuntimeOperators.of(_schemas(area))
 
 
-def _schemas(area: bytes) -> Iterable[Operator]:
+def _schemas(area: bytes | memoryview) -> Iterable[Operator]:
     seen_starts: set[int] = set()
     for match in _ARROW.finditer(area):
         arrow = match.start()
-        start = area.rfind(b"\0", max(0, arrow - _MAX_SCHEMA), arrow) + 1
+        window = max(0, arrow - _MAX_SCHEMA)
+        nul = bytes(area[window:arrow]).rfind(b"\0")
+        start = window + nul + 1 if nul >= 0 else 0
         if start == 0 and arrow >= _MAX_SCHEMA:
             continue  # no string start within reach: not a schema literal
         if start in seen_starts:

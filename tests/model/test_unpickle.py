@@ -97,3 +97,44 @@ def test_a_pickle_of_millions_of_tiny_objects_is_refused_before_it_is_built() ->
 def test_huge_lengths_and_bad_stacks_are_clear_errors(payload: bytes) -> None:
     with pytest.raises(PickleBroken):
         load_restricted(payload)
+
+
+def test_scripted_module_objects_and_tensors_of_a_real_data_pkl_are_rebuilt() -> None:
+    import zipfile
+
+    from symaudit.torchmodel.unpickle import TorchObject
+
+    with zipfile.ZipFile(MODELS / "plain.pt") as model:
+        value = load_restricted(model.read("plain/data.pkl"))
+    assert isinstance(value, TorchObject) and value.qualified_name == "__torch__.Plain"
+
+
+def test_a_container_changed_after_it_was_nested_is_refused() -> None:
+    # L = []; memo[0] = L; (L,); then L.append(None): the tuple's recorded depth would be wrong.
+    with pytest.raises(PickleBroken, match="changed after"):
+        load_restricted(b"\x80\x02]q\x00\x85h\x00Na.")
+
+
+def test_a_memo_index_costs_one_entry_whatever_its_value() -> None:
+    assert load_restricted(b"\x80\x02Nr\xff\xff\xff\x7fj\xff\xff\xff\x7f.") is None
+
+
+@pytest.mark.parametrize("key", [b"N\x85", b")", b"]"], ids=["tuple", "empty-tuple", "list"])
+def test_dict_keys_other_than_torchscript_key_types_are_refused(key: bytes) -> None:
+    with pytest.raises(PickleBroken, match="dict key"):
+        load_restricted(b"\x80\x02}" + key + b"Ns.")
+
+
+def test_nesting_is_bounded_at_max_depth() -> None:
+    import symaudit.torchmodel.unpickle as unpickle
+
+    def nested(depth: int) -> bytes:
+        return b"\x80\x02N" + b"\x85" * depth + b"."
+
+    value = load_restricted(nested(unpickle.MAX_DEPTH))
+    for _ in range(unpickle.MAX_DEPTH):
+        assert isinstance(value, tuple)
+        (value,) = value
+    assert value is None
+    with pytest.raises(PickleBroken, match="nested more than"):
+        load_restricted(nested(unpickle.MAX_DEPTH + 1))
