@@ -191,13 +191,22 @@ PINS: tuple[Pin, ...] = (
 # exactly the exports of the copies these AARs ship (their own builds, not byte-identical).
 MAVEN_PINS: tuple[MavenPin, ...] = (
     MavenPin(
-        "org.pytorch", "pytorch_android", "1.9.0", "f0fe78c303ba79f493dd090802101564d320054eeed3e1b9dfd11bfa936a97a6"
+        "org.pytorch",
+        "pytorch_android",
+        "1.9.0",
+        "f0fe78c303ba79f493dd090802101564d320054eeed3e1b9dfd11bfa936a97a6",
     ),
     MavenPin(
-        "org.pytorch", "pytorch_android", "1.10.0", "e4f5095711eb80514439c33e79830d1e1cf1f4ba3a0f6ea899f010e260218ee7"
+        "org.pytorch",
+        "pytorch_android",
+        "1.10.0",
+        "e4f5095711eb80514439c33e79830d1e1cf1f4ba3a0f6ea899f010e260218ee7",
     ),
     MavenPin(
-        "org.pytorch", "pytorch_android", "1.13.1", "78aa10ae11361c67cb49cb34f659b6d5cf9e3865a1c5ebd0555e452cd4873f8b"
+        "org.pytorch",
+        "pytorch_android",
+        "1.13.1",
+        "78aa10ae11361c67cb49cb34f659b6d5cf9e3865a1c5ebd0555e452cd4873f8b",
     ),
     MavenPin(
         "org.pytorch",
@@ -212,7 +221,10 @@ MAVEN_PINS: tuple[MavenPin, ...] = (
         "ca58bf74952e50c1ead7d058462680c6b6306877f55e0d612cba0ed8725c95c2",
     ),
     MavenPin(
-        "com.facebook.fbjni", "fbjni", "0.2.2", "f609dc043bf788b910727149e175cf4d023f8cbc6b8ecde611c4c7788d66378f"
+        "com.facebook.fbjni",
+        "fbjni",
+        "0.2.2",
+        "f609dc043bf788b910727149e175cf4d023f8cbc6b8ecde611c4c7788d66378f",
     ),
 )
 
@@ -344,7 +356,12 @@ def fetch(
     missing = [pin for pin in pins if not all(_cached(cache, m) for m in pin.members)]
     missing_maven = [pin for pin in maven_pins if _sha256_file(cache / pin.name) != pin.sha256]
     manifest_path = cache / MANIFEST
-    if not missing and not missing_maven and manifest_path.is_file() and manifest_path.read_bytes() == manifest:
+    if (
+        not missing
+        and not missing_maven
+        and manifest_path.is_file()
+        and manifest_path.read_bytes() == manifest
+    ):
         return []
     try:
         cache.mkdir(parents=True, exist_ok=True)

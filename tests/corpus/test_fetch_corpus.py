@@ -106,7 +106,9 @@ def test_integrity_mismatch_exits_1_naming_the_url_and_caches_nothing(
     cache = tmp_path / "cache"
     _serve(httpserver, TARBALL[:-1] + bytes([TARBALL[-1] ^ 1]))
 
-    code = fetch_corpus.main(["--registry", httpserver.url_for("/"), "--cache", str(cache)], pins=(PIN,), maven_pins=())
+    code = fetch_corpus.main(
+        ["--registry", httpserver.url_for("/"), "--cache", str(cache)], pins=(PIN,), maven_pins=()
+    )
 
     err = capsys.readouterr().err.strip()
     assert code == 1
@@ -175,7 +177,9 @@ def test_maven_artifact_with_another_sha256_is_refused_and_not_cached(
     httpserver.expect_request(MAVEN_PATH).respond_with_data(MAVEN_AAR + b"tampered")
 
     code = fetch_corpus.main(
-        ["--maven-repo", httpserver.url_for("/maven2"), "--cache", str(cache)], pins=(), maven_pins=(MAVEN_PIN,)
+        ["--maven-repo", httpserver.url_for("/maven2"), "--cache", str(cache)],
+        pins=(),
+        maven_pins=(MAVEN_PIN,),
     )
 
     err = capsys.readouterr().err.strip()
