@@ -331,3 +331,53 @@ def test_real_runtime_registry_lacks_scaled_dot_product_attention(
 def _no_leftovers(scratch: Path) -> Iterator[None]:
     yield
     shutil.rmtree(scratch, ignore_errors=True)  # hundreds of MB of extracted libraries
+
+
+def test_derived_operator_table_is_what_the_corpus_runtimes_give() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "derive_operator_table.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_derived_operator_table_agrees_with_readelf_string_dumps(
+    aars: dict[str, Path], scratch: Path
+) -> None:
+    table = json.loads((ROOT / "symaudit" / "data" / "torch_runtime_versions.json").read_text())["operators"]
+    derived = {name: entry for name, entry in table.items() if entry["derived"]}
+    assert len(derived) > 100
+    for abi in ("arm64-v8a", "armeabi-v7a"):
+        registry = {
+            version: _rodata_operators(
+                jni(aars[f"org.pytorch:pytorch_android:{version}"])[abi, "libpytorch_jni.so"], scratch
+            )
+            for version in ("1.9.0", "1.10.0", "1.13.1")
+        }
+        for name, entry in derived.items():
+            assert name not in registry["1.9.0"], (abi, name)
+            assert name in registry[entry["since"]], (abi, name)
+        newer = {n for n, e in derived.items() if e["since"] == "1.13.1"}
+        assert newer - registry["1.10.0"], abi  # most arrived after 1.10.0 on this ABI too
+    sdpa = table["aten::scaled_dot_product_attention"]
+    assert (sdpa["derived"], sdpa["since"]) == (False, "2.0.0")
+
+
+def test_missing_operator_hint_names_the_derived_release(aars: dict[str, Path]) -> None:
+    from symaudit.elf.reader import read_elf
+    from symaudit.torchmodel.check import Runtime, check_model
+    from symaudit.torchmodel.model import ModelKind, Operator, OperatorSource, TorchModel
+    from symaudit.torchmodel.runtime import registered_operators
+
+    table = json.loads((ROOT / "symaudit" / "data" / "torch_runtime_versions.json").read_text())["operators"]
+    name = next(n for n, e in sorted(table.items()) if e["derived"] and e["since"] == "1.13.1")
+    blob = jni(aars[TORCH_1_10])["arm64-v8a", "libpytorch_jni.so"]
+    runtime = Runtime(
+        "arm64-v8a", ("libpytorch_jni.so",), registered_operators(blob, read_elf(blob, "libpytorch_jni.so"))
+    )
+    model = TorchModel(ModelKind.LITE, "m", 8, 8, (Operator(name, ""),), OperatorSource.BYTECODE)
+    [finding] = check_model("m.ptl", model, runtime)
+    assert finding.rule == "model-operator-missing" and finding.symbol == name
+    assert "first appeared in libtorch 1.13.1 (1.10.0 lacks it)" in finding.hint
