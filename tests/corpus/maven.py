@@ -56,6 +56,25 @@ def maven_corpus() -> dict[str, Path]:
     return found
 
 
+def pinned(*names: str) -> dict[str, Path]:
+    """Cache file name -> verified path, for npm members and Maven artifacts alike, by the pins."""
+    script = fetch_script()
+    pins = {m.name: m.sha256 for pin in script.PINS for m in pin.members}
+    pins |= {pin.name: pin.sha256 for pin in script.MAVEN_PINS}
+    root = corpus_dir()
+    found: dict[str, Path] = {}
+    for name in names:
+        path = root / name
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            skip_or_fail(f"{path} is missing: run `python scripts/fetch_corpus.py`")
+        if digest != pins[name]:
+            skip_or_fail(f"{path} does not match its pinned sha256: run `python scripts/fetch_corpus.py`")
+        found[name] = path
+    return found
+
+
 def jni(aar: Path) -> dict[tuple[str, str], bytes]:
     with zipfile.ZipFile(aar) as archive:
         return {
