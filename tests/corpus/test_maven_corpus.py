@@ -381,3 +381,70 @@ def test_missing_operator_hint_names_the_derived_release(aars: dict[str, Path]) 
     [finding] = check_model("m.ptl", model, runtime)
     assert finding.rule == "model-operator-missing" and finding.symbol == name
     assert "first appeared in libtorch 1.13.1 (1.10.0 lacks it)" in finding.hint
+
+
+def _serve_corpus(httpserver: Any, aars: dict[str, Path]) -> dict[str, int]:
+    """A Maven repository on 127.0.0.1 made of the corpus AARs: maven-metadata.xml listing the
+    pinned versions of each module, each AAR with its .sha1 and .sha256. Returns path -> bytes."""
+    from werkzeug import Request, Response
+
+    files: dict[str, Path | bytes] = {}
+    modules: dict[str, list[str]] = {}
+    for coordinate, aar in aars.items():
+        group, artifact, version = coordinate.split(":")
+        base = f"/{group.replace('.', '/')}/{artifact}"
+        modules.setdefault(base, []).append(version)
+        data = aar.read_bytes()
+        files[f"{base}/{version}/{artifact}-{version}.aar"] = aar
+        files[f"{base}/{version}/{artifact}-{version}.aar.sha1"] = hashlib.sha1(data).hexdigest().encode()
+        files[f"{base}/{version}/{artifact}-{version}.aar.sha256"] = hashlib.sha256(data).hexdigest().encode()
+    for base, versions in modules.items():
+        group, artifact = base.strip("/").rsplit("/", 1)
+        listed = "".join(f"<version>{v}</version>" for v in versions)
+        metadata = (
+            f"<metadata><groupId>{group.replace('/', '.')}</groupId><artifactId>{artifact}</artifactId>"
+            f"<versioning><versions>{listed}</versions></versioning></metadata>"
+        ).encode()
+        files[f"{base}/maven-metadata.xml"] = metadata
+        files[f"{base}/maven-metadata.xml.sha1"] = hashlib.sha1(metadata).hexdigest().encode()
+    served: dict[str, int] = {}
+
+    def handle(request: Request) -> Response:
+        item = files.get(request.path)
+        if item is None:
+            return Response("not found", status=404)
+        data = item.read_bytes() if isinstance(item, Path) else item
+        served[request.path] = served.get(request.path, 0) + len(data)
+        return Response(data, content_type="application/octet-stream")
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(handle)
+    return served
+
+
+def test_first_online_audit_downloads_the_references_and_a_warm_one_asks_nothing(
+    aars: dict[str, Path], scratch: Path, tmp_path: Path, httpserver: Any
+) -> None:
+    served = _serve_corpus(httpserver, aars)
+    apk = write_apk(tmp_path / "torch-1.13.1.apk", jni(aars[TORCH_1_13]))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path / "home")}
+    env.update(SYMAUDIT_CACHE=str(tmp_path / "cache"), GRADLE_USER_HOME=str(tmp_path / "gradle"))
+    for name in ("SYMAUDIT_REFERENCES", "SYMAUDIT_DEBUG", "SYMAUDIT_OFFLINE", "SYMAUDIT_MAVEN_REPOS"):
+        env.pop(name, None)
+    url = httpserver.url_for("/").rstrip("/")
+
+    first = report(env, "apk", str(apk), "--maven-repo", url)
+    wanted = {c for c in aars if "pytorch_android_lite" not in c}
+    assert set(first["references"]["loaded"]) == wanted and first["references"]["problems"] == []
+    downloaded = {p for p in served if p.endswith(".aar")}
+    assert downloaded == {
+        f"/{c.split(':')[0].replace('.', '/')}/{c.split(':')[1]}/{c.split(':')[2]}/{c.split(':')[1]}-{c.split(':')[2]}.aar"
+        for c in wanted
+    }
+    assert sum(served[p] for p in downloaded) == sum(aars[c].stat().st_size for c in wanted)
+    for abi in ABIS:
+        assert by_library(first)[abi, "libpytorch_jni.so"]["reference"]["coordinate"] == TORCH_1_13
+
+    asked = len(httpserver.log)
+    warm = report(env, "apk", str(apk), "--maven-repo", url)
+    assert len(httpserver.log) == asked
+    assert warm == first
