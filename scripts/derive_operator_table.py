@@ -4,8 +4,8 @@ Reads ``jni/<abi>/libpytorch_jni.so`` of every pinned ``org.pytorch:pytorch_andr
 (``scripts/fetch_corpus.py``'s ``MAVEN_PINS``, cached by ``python scripts/fetch_corpus.py``) with
 symaudit's own ELF reader and operator-registry scan (``symaudit/torchmodel/runtime.py``), and
 writes, into the ``operators`` of ``symaudit/data/torch_runtime_versions.json``, every operator
-name that the oldest pinned release does not register on some ABI and a later one registers on
-every ABI, with the first such release. The full runtime is used, not the lite one: lite builds
+name that no ABI's build of the oldest pinned release registers, with the first pinned release
+that registers it on some ABI. The full runtime is used, not the lite one: lite builds
 are selective, so a lite release lacking an operator says nothing about the release.
 
 Entries the script did not derive (``"derived": false``, e.g. an operator no pinned runtime
@@ -76,15 +76,15 @@ def derive(found: dict[str, dict[str, frozenset[str]]]) -> dict[str, dict[str, A
     versions = sorted(found, key=version_key)
     if len(versions) < 2:
         raise SystemExit("derive_operator_table: needs at least two pinned pytorch_android releases")
-    oldest = versions[0]
-    everywhere = {v: frozenset.intersection(*found[v].values()) for v in versions}
-    somewhere_oldest = frozenset.union(*found[oldest].values())
+    # Any ABI's build: the arm64-v8a builds store some schemas as tails of longer ones (string
+    # tail merging), where the registry scan does not see them; the other builds store them whole.
+    anywhere = {v: frozenset.union(*found[v].values()) for v in versions}
     table: dict[str, dict[str, Any]] = {}
     for index, version in enumerate(versions[1:], start=1):
-        for name in sorted(everywhere[version] - somewhere_oldest):
+        for name in sorted(anywhere[version] - anywhere[versions[0]]):
             if name not in table:
-                # absent_in: the newest pinned release before ``since`` that does not register it
-                # on every ABI; the operator arrived after it, at ``since`` or earlier.
+                # absent_in: the pinned release before ``since``, no build of which registers it;
+                # the operator arrived after it, at ``since`` or earlier.
                 table[name] = {"since": version, "absent_in": versions[index - 1], "derived": True}
     return table
 
@@ -101,8 +101,8 @@ def merged(current: dict[str, Any], derived: dict[str, dict[str, Any]]) -> dict[
     about = (
         "Entries with derived=true come from the operator registries of the libpytorch_jni.so of every pinned "
         f"org.pytorch:pytorch_android release ({', '.join(releases)}; scripts/derive_operator_table.py): "
-        "'since' is the first of them that registers the operator on every ABI, 'absent_in' the one before it, "
-        "which does not register it on every ABI; releases between the two were not read. Other entries name their own source."
+        "'since' is the first of them whose build for some ABI registers the operator, 'absent_in' the one "
+        "before it, no build of which registers it; releases between the two were not read. Other entries name their own source."
     )
     return {**current, "operators_about": about, "operators": dict(sorted(operators.items()))}
 
