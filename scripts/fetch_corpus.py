@@ -1,4 +1,4 @@
-"""Fetch the real-binary test corpus: AARs shipped inside pinned npm tarballs.
+"""Fetch the real-binary test corpus: AARs from pinned npm tarballs and from Maven Central.
 
 Third-party binaries never go into git (STYLE habit 12); they go into a cache outside the repo,
 ``$SYMAUDIT_CORPUS`` or ``~/.cache/symaudit/corpus/``. Each tarball is pinned by the ``integrity``
@@ -7,8 +7,12 @@ opened; each AAR taken out of it is pinned again by sha256, which is what lets a
 be checked offline. Members are read from the tarball in memory, by the exact path pinned here,
 and written under fixed names chosen here: nothing in the tarball decides a path on disk.
 
-Usage: ``python scripts/fetch_corpus.py [--registry URL] [--cache DIR]``. Exit 0 when the cache
-holds every pinned file, 1 with one line on stderr otherwise.
+Maven artifacts (the PyTorch Android reference builds, issue 14) are pinned by the sha256 of the
+AAR itself, the value Maven Central publishes in the artifact's ``.sha256`` file, and verified
+before they are written.
+
+Usage: ``python scripts/fetch_corpus.py [--registry URL] [--maven-repo URL] [--cache DIR]``.
+Exit 0 when the cache holds every pinned file, 1 with one line on stderr otherwise.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ from pathlib import Path
 import requests
 
 DEFAULT_REGISTRY = "https://registry.npmjs.org"
+DEFAULT_MAVEN = "https://repo1.maven.org/maven2"
 TIMEOUT = (10, 60)  # (connect, read) seconds
 MAX_TARBALL = 128 * 1024 * 1024
 MAX_MEMBER = 96 * 1024 * 1024
+MAX_ARTIFACT = 128 * 1024 * 1024
 CHUNK = 1 << 20
 MANIFEST = "manifest.json"
 SCHEMA = "symaudit.corpus/1"
@@ -58,6 +64,33 @@ class Pin:
     def url(self, registry: str) -> str:
         base = self.package.rsplit("/", 1)[-1]
         return f"{registry.rstrip('/')}/{self.package}/-/{base}-{self.version}.tgz"
+
+
+@dataclass(frozen=True)
+class MavenPin:
+    group: str
+    artifact: str
+    version: str
+    sha256: str
+    """Of the whole artifact, as Maven Central's ``<file>.sha256`` publishes it."""
+    extension: str = "aar"
+
+    @property
+    def coordinate(self) -> str:
+        return f"{self.group}:{self.artifact}:{self.version}"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.artifact}-{self.version}.{self.extension}"
+
+    @property
+    def name(self) -> str:
+        """File name in the cache: the group keeps artifacts of two groups apart."""
+        return f"{self.group}-{self.file_name}"
+
+    def url(self, repository: str) -> str:
+        folder = "/".join((*self.group.split("."), self.artifact, self.version))
+        return f"{repository.rstrip('/')}/{folder}/{self.file_name}"
 
 
 PINS: tuple[Pin, ...] = (
@@ -108,6 +141,90 @@ PINS: tuple[Pin, ...] = (
                 "9b66dd0a4da6f0f2f91b9d80a2b0f3f9cb0b9dce61d82b18a53b8291978d58fc",
             ),
         ),
+    ),
+    # Issue 11's real cases. react-native 0.70.6's libjscexecutor.so imports _Unwind_Resume, which
+    # no packaged library defines (react-native PR #36062); with jsc-android 250231 it is the app
+    # that crashes below API 30. Its libc++_shared.so (r21e) also serves the libc++ swaps.
+    Pin(
+        "react-native",
+        "0.70.6",
+        "sha512-xtQdImPHnwgraEx3HIZFOF+D1hJ9bC5mfpIdUGoMHRws6OmvHAjmFpO6qfdnaQ29vwbmZRq7yf14sbury74R/w==",
+        (
+            Member(
+                "package/android/com/facebook/react/react-native/0.70.6/react-native-0.70.6-release.aar",
+                "react-native-0.70.6-release.aar",
+                "71648362190e6ce293c9bb4ca01abf26a8076f166caba21b8e45721c25e18304",
+            ),
+        ),
+    ),
+    Pin(
+        "jsc-android",
+        "250231.0.0",
+        "sha512-rS46PvsjYmdmuz1OAWXY/1kCYG7pnf1TBqeTiOJr1iDz7s5DLxxC9n/ZMknLDxzYzNVfI7R95MH10emSSG1Wuw==",
+        (
+            Member(
+                "package/dist/org/webkit/android-jsc/r250231/android-jsc-r250231.aar",
+                "jsc-android-250231.0.0-android-jsc.aar",
+                "0042d194e8adf050e304ab0cb92f0d1ab722f5f8b232d31c0db3585a6082c3a0",
+            ),
+        ),
+    ),
+    # libnode.so built with NDK r24 imports __emutls_get_address, which neither bionic nor an
+    # r21 libc++_shared.so exports. The tarball is 105 MB; only the arm64-v8a library is kept.
+    Pin(
+        "nodejs-mobile-react-native",
+        "18.20.4",
+        "sha512-Lba5nYNwEbw+K9WQnxcyY/9Beagw+NIVbyrCU6burCJZ1p1iKxSXTp5rctgvRxzQb4ARY0r9Uy1k7Dseb1FhVw==",
+        (
+            Member(
+                "package/android/libnode/bin/arm64-v8a/libnode.so",
+                "nodejs-mobile-react-native-18.20.4-arm64-v8a-libnode.so",
+                "7c907316beb6e78e34495926c9ac1befe079369b14650d508ea812929258250c",
+            ),
+        ),
+    ),
+)
+
+# The PyTorch Android reference builds (issue 14). Maven Central publishes pytorch_android 1.8.0,
+# 1.9.0, 1.10.0, 1.13.1 and pytorch_android_lite 1.9.0, 1.12.2 (maven-metadata.xml, README).
+# Pinned: three full releases, both lite releases, and the fbjni release whose libfbjni.so has
+# exactly the exports of the copies these AARs ship (their own builds, not byte-identical).
+MAVEN_PINS: tuple[MavenPin, ...] = (
+    MavenPin(
+        "org.pytorch",
+        "pytorch_android",
+        "1.9.0",
+        "f0fe78c303ba79f493dd090802101564d320054eeed3e1b9dfd11bfa936a97a6",
+    ),
+    MavenPin(
+        "org.pytorch",
+        "pytorch_android",
+        "1.10.0",
+        "e4f5095711eb80514439c33e79830d1e1cf1f4ba3a0f6ea899f010e260218ee7",
+    ),
+    MavenPin(
+        "org.pytorch",
+        "pytorch_android",
+        "1.13.1",
+        "78aa10ae11361c67cb49cb34f659b6d5cf9e3865a1c5ebd0555e452cd4873f8b",
+    ),
+    MavenPin(
+        "org.pytorch",
+        "pytorch_android_lite",
+        "1.9.0",
+        "df8ec0d353b1461f3548f8f651563a03c5d57acf315c3a9b550232b5234b4cc5",
+    ),
+    MavenPin(
+        "org.pytorch",
+        "pytorch_android_lite",
+        "1.12.2",
+        "ca58bf74952e50c1ead7d058462680c6b6306877f55e0d612cba0ed8725c95c2",
+    ),
+    MavenPin(
+        "com.facebook.fbjni",
+        "fbjni",
+        "0.2.2",
+        "f609dc043bf788b910727149e175cf4d023f8cbc6b8ecde611c4c7788d66378f",
     ),
 )
 
@@ -202,8 +319,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _manifest(pins: Sequence[Pin]) -> bytes:
-    files = [
+def _manifest(pins: Sequence[Pin], maven_pins: Sequence[MavenPin] = ()) -> bytes:
+    files: list[dict[str, str]] = [
         {
             "name": member.name,
             "package": f"{pin.package}@{pin.version}",
@@ -213,19 +330,38 @@ def _manifest(pins: Sequence[Pin]) -> bytes:
         for pin in pins
         for member in pin.members
     ]
+    files += [{"name": pin.name, "coordinate": pin.coordinate, "sha256": pin.sha256} for pin in maven_pins]
     return (json.dumps({"schema": SCHEMA, "files": files}, indent=2) + "\n").encode()
 
 
-def fetch(cache: Path, registry: str, pins: Sequence[Pin] = PINS) -> list[str]:
+def _check_sha256(url: str, data: bytes, expected: str) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if not hmac.compare_digest(actual, expected):
+        raise CorpusError(f"{url}: sha256 mismatch (expected {expected}, got {actual})")
+
+
+def fetch(
+    cache: Path,
+    registry: str,
+    pins: Sequence[Pin] = PINS,
+    maven: str = DEFAULT_MAVEN,
+    maven_pins: Sequence[MavenPin] = MAVEN_PINS,
+) -> list[str]:
     """Make ``cache`` hold every pinned file; returns the names written (empty when up to date).
 
     Files written by a run that then fails are removed again, so a failed run leaves the cache
     as it found it.
     """
-    manifest = _manifest(pins)
+    manifest = _manifest(pins, maven_pins)
     missing = [pin for pin in pins if not all(_cached(cache, m) for m in pin.members)]
+    missing_maven = [pin for pin in maven_pins if _sha256_file(cache / pin.name) != pin.sha256]
     manifest_path = cache / MANIFEST
-    if not missing and manifest_path.is_file() and manifest_path.read_bytes() == manifest:
+    if (
+        not missing
+        and not missing_maven
+        and manifest_path.is_file()
+        and manifest_path.read_bytes() == manifest
+    ):
         return []
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -242,6 +378,12 @@ def fetch(cache: Path, registry: str, pins: Sequence[Pin] = PINS) -> list[str]:
                 for name, data in _extract(url, tarball, pin.members).items():
                     _write_atomic(cache / name, data)
                     written.append(cache / name)
+            for maven_pin in missing_maven:
+                url = maven_pin.url(maven)
+                data = download(url, session, MAX_ARTIFACT)
+                _check_sha256(url, data, maven_pin.sha256)
+                _write_atomic(cache / maven_pin.name, data)
+                written.append(cache / maven_pin.name)
         _write_atomic(manifest_path, manifest)
     except BaseException:
         for path in written:
@@ -250,7 +392,9 @@ def fetch(cache: Path, registry: str, pins: Sequence[Pin] = PINS) -> list[str]:
     return [path.name for path in written]
 
 
-def main(argv: Sequence[str] | None = None, pins: Sequence[Pin] = PINS) -> int:
+def main(
+    argv: Sequence[str] | None = None, pins: Sequence[Pin] = PINS, maven_pins: Sequence[MavenPin] = MAVEN_PINS
+) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--registry",
@@ -258,12 +402,17 @@ def main(argv: Sequence[str] | None = None, pins: Sequence[Pin] = PINS) -> int:
         help="npm registry base URL (default: $SYMAUDIT_NPM_REGISTRY or %(default)s)",
     )
     parser.add_argument(
+        "--maven-repo",
+        default=os.environ.get("SYMAUDIT_CORPUS_MAVEN", DEFAULT_MAVEN),
+        help="Maven repository base URL (default: $SYMAUDIT_CORPUS_MAVEN or %(default)s)",
+    )
+    parser.add_argument(
         "--cache", type=Path, default=None, help="cache directory (default: $SYMAUDIT_CORPUS or ~/.cache/...)"
     )
     args = parser.parse_args(argv)
     cache = args.cache or default_cache()
     try:
-        written = fetch(cache, args.registry, pins)
+        written = fetch(cache, args.registry, pins, args.maven_repo, maven_pins)
     except CorpusError as exc:
         print(f"fetch_corpus: {exc}", file=sys.stderr)
         return 1

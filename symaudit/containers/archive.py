@@ -43,7 +43,8 @@ _OPEN_ERRORS = (
 # What opening and reading one member raises: BadZipFile (bad CRC, bad local header), zlib.error
 # (corrupt deflate stream), EOFError (data cut short), RuntimeError (encryption flag),
 # NotImplementedError (local-header-only features), ValueError (negative seek in a nested APK,
-# undecodable local name), OSError (I/O error under the archive).
+# undecodable local name), OSError (I/O error under the archive), OverflowError (a zip64 local
+# header offset past what seek() takes).
 _MEMBER_ERRORS = (
     zipfile.BadZipFile,
     zlib.error,
@@ -52,6 +53,7 @@ _MEMBER_ERRORS = (
     NotImplementedError,
     ValueError,
     OSError,
+    OverflowError,
 )
 _METHOD_NAMES = {9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstandard", 95: "xz"}
 _HASH_CHUNK = 1 << 20
@@ -175,7 +177,7 @@ def _member_problem(exc: Exception) -> str:
         return "encrypted"
     if isinstance(exc, NotImplementedError):
         return f"unsupported zip feature ({exc})"
-    if isinstance(exc, OSError) and exc.errno == errno.EINVAL:
+    if (isinstance(exc, OSError) and exc.errno == errno.EINVAL) or isinstance(exc, OverflowError):
         return "corrupt zip entry (offset outside the file)"
     if isinstance(exc, OSError):
         return f"read error ({exc.strerror or exc})"

@@ -13,7 +13,7 @@ from symaudit.rules.models import (
 )
 from symaudit.torchmodel.model import TorchModel
 from symaudit.torchmodel.runtime import RuntimeOperators
-from symaudit.torchmodel.versions import RuntimeLimits, operator_since
+from symaudit.torchmodel.versions import RuntimeLimits, operator_history
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +95,12 @@ def check_model(path: str, model: TorchModel, runtime: Runtime) -> list[Finding]
     for operator in model.operators:
         if runtime.operators.has(operator):
             continue
-        since = operator_since(operator.name)
+        history = operator_history(operator.name)
+        since = history.since if history is not None else None
         registered_other = operator.overload is not None and operator.name in runtime.operators.names
-        if since is not None:
-            hint = f"{operator.name} first appeared in libtorch {since}; ship that release or newer, or re-export the model without it."
+        if history is not None:
+            lacking = f" ({history.absent_in} lacks it)" if history.absent_in else ""
+            hint = f"{operator.name} first appeared in libtorch {history.since}{lacking}; ship that release or newer, or re-export the model without it."
         elif registered_other:
             hint = f"{runtime.label} has other overloads of {operator.name} but not '{operator.overload}'; re-export the model with the runtime's PyTorch release."
         else:

@@ -55,7 +55,25 @@ def limits_for(version: str) -> RuntimeLimits | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class OperatorHistory:
+    since: str
+    """The first known release that registers the operator."""
+    absent_in: str | None
+    """The newest known release before ``since`` that lacks it (releases between were not read)."""
+
+
+def operator_history(name: str) -> OperatorHistory | None:
+    """When operator ``name`` arrived, if the table knows (derived from the registries of the
+    pinned pytorch_android runtimes by scripts/derive_operator_table.py, or documented)."""
+    entry = _table()["operators"].get(name)
+    if entry is None:
+        return None
+    absent = entry.get("absent_in")
+    return OperatorHistory(str(entry["since"]), None if absent is None else str(absent))
+
+
 def operator_since(name: str) -> str | None:
     """The first libtorch release that registers operator ``name``, when the table knows it."""
-    entry = _table()["operators"].get(name)
-    return None if entry is None else str(entry["since"])
+    history = operator_history(name)
+    return None if history is None else history.since

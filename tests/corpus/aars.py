@@ -28,6 +28,10 @@ HERMES_RELEASE = "hermes-engine-0.11.0-hermes-release.aar"
 HERMES_DEBUG = "hermes-engine-0.11.0-hermes-debug.aar"
 HERMES_CPPRUNTIME = "hermes-engine-0.11.0-hermes-cppruntime-release.aar"
 JSC = "jsc-android-294992.0.0-android-jsc-intl.aar"
+# Issue 11's real cases (scripts/fetch_corpus.py pins them; fetched by the README's test command).
+RN_070 = "react-native-0.70.6-release.aar"
+JSC_250231 = "jsc-android-250231.0.0-android-jsc.aar"
+LIBNODE = "nodejs-mobile-react-native-18.20.4-arm64-v8a-libnode.so"
 
 Libraries = dict[tuple[str, str], bytes]
 """(abi, file name) -> bytes of ``jni/<abi>/<file name>``."""
@@ -59,6 +63,20 @@ BUNDLES = (
     Bundle("rn-jsc", (RN, JSC), frozenset({"libhermes-executor-debug.so", "libhermes-executor-release.so"})),
 )
 BUNDLES_BY_NAME = {bundle.name: bundle for bundle in BUNDLES}
+
+# react-native 0.70.6 with JSC 250231, the app of react-native PR #36062 (libjscexecutor.so imports
+# _Unwind_Resume, which no packaged library defines). Like 0.68's, the app drops the Hermes executor;
+# libjsijniprofiler.so goes too: like the executor it needs libhermes.so (DT_NEEDED), which a JSC
+# app does not ship.
+RN_070_JSC_DROPPED = frozenset({"libhermes-executor-release.so", "libjsijniprofiler.so"})
+RN_070_JSC = Bundle("rn070-jsc", (RN_070, JSC_250231), RN_070_JSC_DROPPED)
+# Two libc++_shared.so swaps between vendors, the first AAR's copy winning (pickFirst):
+# react-native 0.70.6's libraries (NDK r21e) over hermes-engine 0.11.0's r21b libc++_shared.so ...
+RN_070_JSC_HERMES_CXX = Bundle(
+    "rn070-jsc-hermes-cxx", (HERMES_CPPRUNTIME, RN_070, JSC_250231), RN_070_JSC_DROPPED
+)
+# ... and pytorch_android 1.13.1's libraries (r21b) under react-native 0.70.6's r21e copy
+# (tests/corpus/test_platform_cases.py composes that one from the two AARs).
 
 
 def jni_libraries(aar: Path) -> Libraries:

@@ -78,7 +78,7 @@ def test_verified_tarball_fills_the_cache_and_a_second_run_stays_offline(
     _serve(httpserver)
     argv = ["--registry", httpserver.url_for("/"), "--cache", str(cache)]
 
-    assert fetch_corpus.main(argv, pins=(PIN,)) == 0
+    assert fetch_corpus.main(argv, pins=(PIN,), maven_pins=()) == 0
 
     assert (cache / "demo-engine-1.0.0-release.aar").read_bytes() == AAR_BYTES
     manifest = json.loads((cache / "manifest.json").read_text())
@@ -95,7 +95,7 @@ def test_verified_tarball_fills_the_cache_and_a_second_run_stays_offline(
     assert len(httpserver.log) == 1
 
     httpserver.clear()  # nothing is served any more: the second run must not ask
-    assert fetch_corpus.main(argv, pins=(PIN,)) == 0
+    assert fetch_corpus.main(argv, pins=(PIN,), maven_pins=()) == 0
     assert len(httpserver.log) == 0
     assert "up to date" in capsys.readouterr().err
 
@@ -106,7 +106,9 @@ def test_integrity_mismatch_exits_1_naming_the_url_and_caches_nothing(
     cache = tmp_path / "cache"
     _serve(httpserver, TARBALL[:-1] + bytes([TARBALL[-1] ^ 1]))
 
-    code = fetch_corpus.main(["--registry", httpserver.url_for("/"), "--cache", str(cache)], pins=(PIN,))
+    code = fetch_corpus.main(
+        ["--registry", httpserver.url_for("/"), "--cache", str(cache)], pins=(PIN,), maven_pins=()
+    )
 
     err = capsys.readouterr().err.strip()
     assert code == 1
@@ -126,7 +128,7 @@ def test_http_error_exits_1_naming_the_url(
     monkeypatch.setenv("SYMAUDIT_CORPUS", str(tmp_path / "cache"))
     httpserver.expect_request(URL_PATH).respond_with_data("gone", status=404)
 
-    assert fetch_corpus.main([], pins=(PIN,)) == 1
+    assert fetch_corpus.main([], pins=(PIN,), maven_pins=()) == 1
 
     assert capsys.readouterr().err.strip() == f"fetch_corpus: {httpserver.url_for(URL_PATH)}: HTTP 404"
     assert not (tmp_path / "cache" / "manifest.json").exists()
@@ -138,3 +140,49 @@ def test_oversized_body_is_refused(httpserver: HTTPServer, tmp_path: Path) -> No
 
     with requests.Session() as session, pytest.raises(fetch_corpus.CorpusError, match="limit"):
         fetch_corpus.download(httpserver.url_for(URL_PATH), session, limit=len(TARBALL) - 1)
+
+
+MAVEN_AAR = b"PK\x05\x06" + bytes(18) + b"maven"
+MAVEN_PIN = fetch_corpus.MavenPin("org.demo", "demo_android", "1.0.0", hashlib.sha256(MAVEN_AAR).hexdigest())
+MAVEN_PATH = "/maven2/org/demo/demo_android/1.0.0/demo_android-1.0.0.aar"
+
+
+def test_maven_artifact_is_verified_by_its_pinned_sha256_and_cached(
+    httpserver: HTTPServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "cache"
+    httpserver.expect_request(MAVEN_PATH).respond_with_data(MAVEN_AAR)
+    argv = ["--maven-repo", httpserver.url_for("/maven2"), "--cache", str(cache)]
+
+    assert fetch_corpus.main(argv, pins=(), maven_pins=(MAVEN_PIN,)) == 0
+
+    assert (cache / "org.demo-demo_android-1.0.0.aar").read_bytes() == MAVEN_AAR
+    manifest = json.loads((cache / "manifest.json").read_text())
+    assert manifest["files"] == [
+        {
+            "name": "org.demo-demo_android-1.0.0.aar",
+            "coordinate": "org.demo:demo_android:1.0.0",
+            "sha256": MAVEN_PIN.sha256,
+        }
+    ]
+    httpserver.clear()
+    assert fetch_corpus.main(argv, pins=(), maven_pins=(MAVEN_PIN,)) == 0
+    assert len(httpserver.log) == 0 and "up to date" in capsys.readouterr().err
+
+
+def test_maven_artifact_with_another_sha256_is_refused_and_not_cached(
+    httpserver: HTTPServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "cache"
+    httpserver.expect_request(MAVEN_PATH).respond_with_data(MAVEN_AAR + b"tampered")
+
+    code = fetch_corpus.main(
+        ["--maven-repo", httpserver.url_for("/maven2"), "--cache", str(cache)],
+        pins=(),
+        maven_pins=(MAVEN_PIN,),
+    )
+
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert httpserver.url_for(MAVEN_PATH) in err and "sha256 mismatch" in err
+    assert not (cache / MAVEN_PIN.name).exists() and not (cache / "manifest.json").exists()

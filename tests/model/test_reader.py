@@ -59,6 +59,15 @@ def test_asset_sniffing_tells_models_from_other_zips() -> None:
     assert not is_model_bytes(b"plain text")
 
 
+def test_a_local_header_offset_past_seek_range_is_a_model_error() -> None:
+    # Found by the mutation test below: one byte of plain.ptl's central directory makes a zip64
+    # local header offset that zipfile cannot seek to (OverflowError, not an OSError).
+    blob = bytearray((MODELS / "plain.ptl").read_bytes())
+    blob[4318] = 129
+    with pytest.raises(ModelError, match="offset outside the file"):
+        read_model(bytes(blob))
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_mutated_models_raise_only_model_errors(data: st.DataObject) -> None:
