@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 
 from tests.corpus.aars import ROOT, SCHEMA
 from tests.required import skip_or_fail
