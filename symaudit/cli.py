@@ -1,5 +1,6 @@
-"""The command line. Wires the stages, writes output and maps errors to exit codes; decides
-nothing about libraries.
+"""The command line: parses options, calls the audit suite (:mod:`symaudit.suites`), writes
+the outputs and maps errors to exit codes; decides nothing about libraries. The only module that
+imports click.
 
 Exit codes: 0 nothing at or above ``--fail-on``; 1 something is; 2 usage error or unreadable
 input (one line on stderr naming the file and the problem, never a traceback).
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,24 +21,13 @@ from click.core import ParameterSource
 
 from symaudit import __version__
 from symaudit.errors import InputError, SymauditError
+from symaudit.config import FAIL_ON
+from symaudit.report.formats import FORMATS
 
 if TYPE_CHECKING:
-    from symaudit.audit import Report
     from symaudit.baseline import Baseline
     from symaudit.config import Settings
-
-FORMATS = ("text", "json", "sarif", "markdown", "github")
-FAIL_ON = ("error", "warning", "never")
-_FAIL_RANK = {"error": 2, "warning": 1}
-
-
-def _renderer(fmt: str) -> Callable[[Report], str]:
-    import importlib
-
-    module = importlib.import_module(f"symaudit.report.{fmt}")  # one module per format
-    render: Callable[[Report], str] = module.render
-    return render
-
+    from symaudit.results import Report
 
 def _write(text: str, output: str | None) -> None:
     if output is None:
@@ -47,13 +38,6 @@ def _write(text: str, output: str | None) -> None:
             handle.write(text)
     except OSError as exc:
         raise InputError(f"{output}: cannot write report: {exc.strerror or exc}") from exc
-
-
-def _exit_code(report: Report, fail_on: str) -> int:
-    if fail_on == "never":
-        return 0
-    threshold = _FAIL_RANK[fail_on]
-    return 1 if any(f.severity.rank >= threshold for f in report.findings) else 0
 
 
 class _OrderedCommand(click.Command):
@@ -71,47 +55,6 @@ class _Group(click.Group):
     command_class = _OrderedCommand
 
 
-def _format_pairs(
-    formats: Sequence[str], outputs: Sequence[str], order: Sequence[str | None] | None
-) -> list[tuple[str, str | None]]:
-    """(format, output file or None for standard output), in command-line order.
-
-    An ``--output`` belongs to the ``--format`` just before it; one given before any ``--format``
-    waits for the next (``-o r.json --format json``); with no ``--format`` at all it takes text.
-    """
-    if order is None:  # not called through the command line: pair by position
-        order = ["format"] * len(formats) + ["output"] * len(outputs)
-    pairs: list[list[Any]] = []
-    held: list[str] = []
-    next_format, next_output = iter(formats), iter(outputs)
-    for name in order:
-        if name == "format":
-            pairs.append([next(next_format), held.pop(0) if held else None])
-        elif name == "output":
-            output = next(next_output)
-            if pairs and pairs[-1][1] is None:
-                pairs[-1][1] = output
-            else:
-                held.append(output)
-    if not pairs:
-        pairs.append(["text", held.pop(0) if held else None])
-    if held:
-        raise click.UsageError(
-            f"--output {held[0]} follows a --format that already has one; give each --output its own --format"
-        )
-    stdout = [fmt for fmt, output in pairs if output is None]
-    if len(stdout) > 1:
-        raise click.UsageError(
-            f"only one --format can go to standard output ({', '.join(stdout)} would); "
-            "give the others an --output FILE"
-        )
-    files = [output for _, output in pairs if output is not None]
-    for output in files:
-        if files.count(output) > 1:
-            raise click.UsageError(f"--output {output} is given for more than one --format")
-    return [(fmt, output) for fmt, output in pairs]
-
-
 @dataclass(frozen=True)
 class _Plan:
     """What to do after the audit, checked before it runs (a typo costs no audit time)."""
@@ -126,63 +69,38 @@ def _plan(options: dict[str, Any]) -> _Plan:
     from pathlib import Path
 
     from symaudit.baseline import load_baseline
-    from symaudit.config import settings_for
+    from symaudit.config import merge_options, settings_for
+    from symaudit.outputs import OutputPlanError, format_pairs
 
     context = click.get_current_context()
     settings = settings_for(options.get("config"), Path.cwd())
-    if settings.fail_on and context.get_parameter_source("fail_on") in (None, ParameterSource.DEFAULT):
-        options["fail_on"] = settings.fail_on
-    options["ignore"] = (*settings.ignore, *options["ignore"])
-    if options.get("min_sdk") is None and settings.min_sdk is not None:
-        options["min_sdk"] = settings.min_sdk
-    if "ndk" in options and options["ndk"] is None and settings.ndk is not None:
-        options["ndk"] = settings.ndk
-    outputs = _format_pairs(options["format"], options["output"], context.meta.get("symaudit.option_order"))
+    merge_options(options, settings, context.get_parameter_source("fail_on") not in (None, ParameterSource.DEFAULT))
+    try:
+        outputs = format_pairs(options["format"], options["output"], context.meta.get("symaudit.option_order"))
+    except OutputPlanError as exc:
+        raise click.UsageError(str(exc)) from None
     baseline = load_baseline(options["baseline"]) if options.get("baseline") else None
     return _Plan(settings, outputs, baseline)
 
 
-def _append_step_summary(text: str) -> None:
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not path:
-        return
-    try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot append to GITHUB_STEP_SUMMARY: {exc.strerror or exc}") from exc
-
-
 def _finish(report: Report, options: dict[str, Any], plan: _Plan) -> int:
     """Severity overrides, baseline, every requested format; the exit code."""
-    from dataclasses import replace
-
-    from symaudit.baseline import split_findings
-    from symaudit.config import apply_severity
-    from symaudit.report import json as json_report
+    from symaudit.baseline import settle
+    from symaudit.outputs import append_step_summary, exit_code
     from symaudit.report.text import verdict
 
-    if plan.settings.severity:
-        report = replace(report, findings=apply_severity(report.findings, plan.settings.severity))
-    if options.get("write_baseline"):
-        # The whole current state (before --baseline filters it): the next run's baseline.
-        _write(json_report.render(report), options["write_baseline"])
-    if plan.baseline is not None:
-        new, known = split_findings(report.findings, plan.baseline)
-        summary = {"path": plan.baseline.path, "known": len(known)}
-        report = replace(report, findings=new, extra=(*report.extra, ("baseline", summary)))
-    for fmt, output in plan.outputs:
-        _write(_renderer(fmt)(report), output)
-        if fmt == "github":
-            from symaudit.report import markdown as markdown_report
-
-            _append_step_summary(markdown_report.render(report))
+    whole, report = settle(report, plan.settings.severity, plan.baseline)
     written = [output for _, output in plan.outputs if output is not None]
-    if options.get("write_baseline"):
+    if options.get("write_baseline"):  # the whole current state: the next run's baseline
+        _write(FORMATS["json"](whole), options["write_baseline"])
         written.append(f"baseline: {options['write_baseline']}")
+    for fmt, output in plan.outputs:
+        _write(FORMATS[fmt](report), output)
+        if fmt == "github":
+            append_step_summary(FORMATS["markdown"](report), os.environ)
     if written:
         click.echo(f"{verdict(report)} (report: {', '.join(written)})", err=True)
-    return _exit_code(report, options["fail_on"])
+    return exit_code(report, options["fail_on"])
 
 
 def _progress(label: str, total: int | None) -> Any:
@@ -211,61 +129,15 @@ def _maven_client(options: dict[str, Any], config_repos: Sequence[str]) -> Any:
     return maven_client(options["maven_repo"], options["offline"], config_repos, os.environ, _progress)
 
 
-def _references(package: Any, options: dict[str, Any], config_repos: Sequence[str]) -> Any:
-    """The reference analyses for the package: Maven lookups unless --no-references."""
-    from symaudit.references.families import modules_for
-
-    names = {entry.name for entry in package.libraries()}
-    modules = modules_for(names)
-    if not modules:  # nothing to look up: no client, and no import of the HTTP stack (~0.1 s)
-        from symaudit.references.analysis import ReferenceAudit
-
-        return ReferenceAudit(modules=modules)
-    from symaudit.references.session import reference_audit, references_enabled
-
-    client = _maven_client(options, config_repos) if references_enabled(options["references"], os.environ) else None
-    try:
-        return reference_audit(names, client)
-    finally:
-        if client is not None:
-            client.close()
-
-
 def _audit_command(paths: Sequence[str], options: dict[str, Any]) -> int:
-    from dataclasses import replace
-
-    from symaudit.analysis.platform_rules import (
-        SysrootSource,
-        identification,
-        ndk_notice,
-        platform_analyses,
-        prefab_index,
-    )
-    from symaudit.audit import audit_package
-    from symaudit.containers import open_package
-    from symaudit.ignore import IgnorePattern, apply_ignores
-    from symaudit.manifest import app_facts
-    from symaudit.ndk import find_ndk
-    from symaudit.torchmodel.analysis import ModelAudit, model_inputs
+    from symaudit.references.session import references_enabled
+    from symaudit.suites import AppRequest, audit_app
 
     plan = _plan(options)
-    ignores = [IgnorePattern.parse(text) for text in options["ignore"]]
-    with open_package(list(paths)) as package:
-        app = app_facts(package, options["min_sdk"])
-        source = SysrootSource(find_ndk(options["ndk"], near=paths[0]))
-        references = _references(package, options, plan.settings.maven_repos)
-        models = ModelAudit(package, model_inputs(options.get("model") or ()))
-        report = audit_package(
-            package,
-            abis=options["abi"] or None,
-            analyses=[*platform_analyses(source), references.mismatches, models.abi_analysis],
-            annotators=[identification(prefab_index(package)), references.annotator],
-            package_analyses=[ndk_notice(source), references.package_result, models.package_analysis],
-            app=app,
-            refiners=[references.refine],
-        )
-    if ignores:
-        report = replace(report, findings=apply_ignores(report.findings, ignores))
+    request = AppRequest(paths, options["abi"], options["min_sdk"], options["ndk"], options.get("model") or (),
+                         options["ignore"])
+    enabled = references_enabled(options["references"], os.environ)
+    report = audit_app(request, (lambda: _maven_client(options, plan.settings.maven_repos)) if enabled else None)
     return _finish(report, options, plan)
 
 
@@ -280,46 +152,56 @@ def _maven_options() -> list[Callable[..., Any]]:
     ]
 
 
-def _audit_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    decorators = [
-        click.option("--format", "format", type=click.Choice(FORMATS), multiple=True,
-                     help="Report format (default text); repeatable, each followed by its own --output."),
-        click.option("--output", "-o", type=click.Path(dir_okay=False), multiple=True,
-                     help="Write the report of the --format before it to FILE instead of standard output."),
-        click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
-                     help="Exit 1 when a finding of this severity or worse is reported."),
-        click.option("--abi", multiple=True, metavar="ABI",
-                     help="Audit only this ABI (repeatable), e.g. --abi arm64-v8a."),
-        click.option("--ignore", multiple=True, metavar="RULE[:LIBRARY[:SYMBOL]]",
-                     help="Drop matching findings (repeatable; LIBRARY and SYMBOL are glob patterns)."),
-        click.option("--min-sdk", type=click.IntRange(1, 100), default=None, metavar="N",
-                     help="The app's minSdkVersion (default: read from the package's manifest)."),
-        click.option("--ndk", type=click.Path(file_okay=False), default=None, metavar="PATH",
-                     help="Android NDK to check platform symbols against (default: ANDROID_NDK_HOME, "
-                          "ANDROID_NDK_ROOT, ANDROID_HOME/ndk, local.properties)."),
-        click.option("--config", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-                     help="Settings file (default: symaudit.toml or [tool.symaudit] in pyproject.toml, "
-                          "searched upward from the working directory)."),
-        click.option("--baseline", type=click.Path(dir_okay=False), default=None, metavar="REPORT.json",
-                     help="Report only findings that are not in this earlier JSON report."),
-        click.option("--write-baseline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-                     help="Also write this run's findings as a JSON report to use with --baseline."),
-        *_maven_options(),
-        click.option("--references/--no-references", default=True, show_default=True,
-                     help="Identify packaged libtorch/fbjni builds against the Maven references "
-                          "(SYMAUDIT_REFERENCES=0 also turns it off)."),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+_REPORT_OPTIONS = [
+    click.option("--format", "format", type=click.Choice(tuple(FORMATS)), multiple=True,
+                 help="Report format (default text); repeatable, each followed by its own --output."),
+    click.option("--output", "-o", type=click.Path(dir_okay=False), multiple=True,
+                 help="Write the report of the --format before it to FILE instead of standard output."),
+    click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+                 help="Exit 1 when a finding of this severity or worse is reported."),
+]
+_IGNORE_OPTION = click.option("--ignore", multiple=True, metavar="RULE[:LIBRARY[:SYMBOL]]",
+                              help="Drop matching findings (repeatable; LIBRARY and SYMBOL are glob patterns).")
 
 
-def _model_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--model", "model", multiple=True, type=click.Path(dir_okay=False), metavar="PATH",
-        help="Also check this TorchScript/lite model against the package's libtorch (repeatable); "
-        "models among the package's assets are checked without it.",
-    )(func)
+def _with(options: list[Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(options):
+            func = decorator(func)
+        return func
+
+    return decorate
+
+
+_audit_options = _with([
+    *_REPORT_OPTIONS,
+    click.option("--abi", multiple=True, metavar="ABI",
+                 help="Audit only this ABI (repeatable), e.g. --abi arm64-v8a."),
+    _IGNORE_OPTION,
+    click.option("--min-sdk", type=click.IntRange(1, 100), default=None, metavar="N",
+                 help="The app's minSdkVersion (default: read from the package's manifest)."),
+    click.option("--ndk", type=click.Path(file_okay=False), default=None, metavar="PATH",
+                 help="Android NDK to check platform symbols against (default: ANDROID_NDK_HOME, "
+                      "ANDROID_NDK_ROOT, ANDROID_HOME/ndk, local.properties)."),
+    click.option("--config", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                 help="Settings file (default: symaudit.toml or [tool.symaudit] in pyproject.toml, "
+                      "searched upward from the working directory)."),
+    click.option("--baseline", type=click.Path(dir_okay=False), default=None, metavar="REPORT.json",
+                 help="Report only findings that are not in this earlier JSON report."),
+    click.option("--write-baseline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                 help="Also write this run's findings as a JSON report to use with --baseline."),
+    *_maven_options(),
+    click.option("--references/--no-references", default=True, show_default=True,
+                 help="Identify packaged libtorch/fbjni builds against the Maven references "
+                      "(SYMAUDIT_REFERENCES=0 also turns it off)."),
+])
+
+
+_model_option = click.option(
+    "--model", "model", multiple=True, type=click.Path(dir_okay=False), metavar="PATH",
+    help="Also check this TorchScript/lite model against the package's libtorch (repeatable); "
+    "models among the package's assets are checked without it.",
+)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -363,28 +245,14 @@ def libs(paths: tuple[str, ...], **options: Any) -> int:
 @click.argument("model_path", metavar="MODEL")
 @click.option("--runtime", metavar="APK|AAR|SO", default=None,
               help="Check against the libtorch runtime in this package or library.")
-@click.option("--format", "format", type=click.Choice(FORMATS), multiple=True,
-              help="Report format (default text); repeatable, each followed by its own --output.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), multiple=True,
-              help="Write the report of the --format before it to FILE instead of standard output.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
-              help="Exit 1 when a finding of this severity or worse is reported.")
-@click.option("--ignore", multiple=True, metavar="RULE[:LIBRARY[:SYMBOL]]",
-              help="Drop matching findings (repeatable; LIBRARY and SYMBOL are glob patterns).")
+@_with([*_REPORT_OPTIONS, _IGNORE_OPTION])
 def model(model_path: str, runtime: str | None, **options: Any) -> int:
     """Read a TorchScript (.pt) or lite (.ptl) model: versions, operators, and whether a runtime
     runs it."""
-    from dataclasses import replace
-
-    from symaudit.ignore import IgnorePattern, apply_ignores
-    from symaudit.torchmodel.analysis import audit_model_file
+    from symaudit.suites import audit_model_file
 
     plan = _plan(options)
-    report = audit_model_file(model_path, runtime)
-    ignores = [IgnorePattern.parse(text) for text in options["ignore"]]
-    if ignores:
-        report = replace(report, findings=apply_ignores(report.findings, ignores))
-    return _finish(report, options, plan)
+    return _finish(audit_model_file(model_path, runtime, options["ignore"]), options, plan)
 
 
 @cli.command()
@@ -422,12 +290,11 @@ def comment(report_path: str, repo: str | None, pr: int | None, api_url: str | N
     2 on a usage or API error.
     """
     from symaudit import github_comment
-    from symaudit.report import markdown as markdown_report
     from symaudit.report.from_json import load_report
 
     report = load_report(report_path)
     target = github_comment.resolve_target(repo, pr, api_url, os.environ)
-    body = github_comment.comment_body(markdown_report.render(report))
+    body = github_comment.comment_body(FORMATS["markdown"](report))
     if dry_run:
         click.echo(
             f"would create or update the comment marked {github_comment.MARKER} "
@@ -448,19 +315,20 @@ def comment(report_path: str, repo: str | None, pr: int | None, api_url: str | N
     return 0
 
 
-def _maven_settings(config: str | None) -> Sequence[str]:
-    """``maven-repos`` of the config file (None: the one found upward from the working directory)."""
+@contextmanager
+def _store(options: dict[str, Any]) -> Iterator[Any]:
+    """A reference store on the run's Maven client, closed when the command is done."""
     from pathlib import Path
 
     from symaudit.config import settings_for
-
-    return settings_for(config, Path.cwd()).maven_repos
-
-
-def _store(options: dict[str, Any]) -> Any:
     from symaudit.references.store import ReferenceStore
 
-    return ReferenceStore(_maven_client(options, _maven_settings(options.get("config"))))
+    repos = settings_for(options.get("config"), Path.cwd()).maven_repos  # the config found upward by default
+    store = ReferenceStore(_maven_client(options, repos))
+    try:
+        yield store
+    finally:
+        store.client.close()
 
 
 _REFS_OPTIONS = [
@@ -468,15 +336,6 @@ _REFS_OPTIONS = [
     click.option("--config", type=click.Path(dir_okay=False), default=None, metavar="FILE",
                  help="Settings file for maven-repos (default: searched upward)."),
 ]
-
-
-def _with(options: list[Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        for decorator in reversed(options):
-            func = decorator(func)
-        return func
-
-    return decorate
 
 
 @cli.group()
@@ -491,27 +350,14 @@ def refs_fetch(coordinates: tuple[str, ...], **options: Any) -> int:
     """Fetch reference AARs (every version in maven-metadata.xml when no version is given) and
     cache their manifests. Local Gradle and Maven caches are used first."""
     from symaudit.maven.coordinates import Coordinate
+    from symaudit.references.commands import fetch
 
     parsed = [Coordinate.parse(text) for text in coordinates]
-    store = _store(options)
     failed = 0
-    try:
-        for coordinate in parsed:
-            versions = [coordinate.version] if coordinate.version else store.versions(coordinate)
-            for version in versions:
-                wanted = coordinate.with_version(version)
-                try:
-                    manifest = store.manifest(wanted)
-                except SymauditError as exc:
-                    if len(parsed) == 1 and len(versions) == 1:
-                        raise
-                    click.echo(f"symaudit: error: {exc}", err=True)
-                    failed += 1
-                    continue
-                abis = ", ".join(manifest.abis) or "no native libraries"
-                click.echo(f"{wanted}  sha256:{manifest.sha256[:16]}  {len(manifest.libraries)} libraries ({abis})")
-    finally:
-        store.client.close()
+    with _store(options) as store:
+        for line, error in fetch(store, parsed):
+            click.echo(line, err=error)
+            failed += error
     return 2 if failed else 0
 
 
@@ -519,12 +365,10 @@ def refs_fetch(coordinates: tuple[str, ...], **options: Any) -> int:
 @_with(_REFS_OPTIONS)
 def refs_list(**options: Any) -> int:
     """List the references in symaudit's cache."""
-    store = _store(options)
-    rows = []
-    for coordinate, entry in store.client.cache.indexed():
-        manifest = "manifest" if store.client.cache.manifest_path(entry["sha256"]).is_file() else "no manifest"
-        rows.append(f"{coordinate}  sha256:{str(entry['sha256'])[:16]}  {entry.get('origin', '?')}  {manifest}")
-    click.echo("\n".join(rows) if rows else f"no references cached in {store.client.cache.root}")
+    from symaudit.references.commands import listing
+
+    with _store(options) as store:
+        click.echo(listing(store))
     return 0
 
 
@@ -535,33 +379,10 @@ def refs_list(**options: Any) -> int:
 @_with(_REFS_OPTIONS)
 def refs_show(coordinate: str, abi: str | None, format: str, **options: Any) -> int:
     """Show a reference's libraries: sha256, soname, needed, NDK, export and import counts."""
-    import json
+    from symaudit.references.commands import show
 
-    from symaudit.maven.coordinates import Coordinate
-    from symaudit.references.manifest import to_json
-
-    parsed = Coordinate.parse(coordinate)
-    if parsed.version is None:
-        raise InputError(f"{coordinate}: name a version (group:artifact:version)")
-    store = _store(options)
-    try:
-        manifest = store.manifest(parsed)
-    finally:
-        store.client.close()
-    libraries = [lib for lib in manifest.libraries if abi is None or lib.abi == abi]
-    if abi is not None and not libraries:
-        raise InputError(f"{parsed}: no library for ABI {abi} (found: {', '.join(manifest.abis)})")
-    if format == "json":
-        data = to_json(manifest)
-        data["libraries"] = [d for d in data["libraries"] if abi is None or d["abi"] == abi]
-        click.echo(json.dumps(data, indent=2))
-        return 0
-    click.echo(f"{manifest.coordinate}  sha256:{manifest.sha256}")
-    for lib in libraries:
-        click.echo(
-            f"  {lib.abi}/{lib.name}  soname={lib.soname}  ndk={lib.ndk or '?'}  "
-            f"exports={len(lib.exports)}  imports={len(lib.imports)}  needed={','.join(lib.needed)}"
-        )
+    with _store(options) as store:
+        click.echo(show(store, coordinate, abi, format))
     return 0
 
 
@@ -580,22 +401,18 @@ def diff_command(a: str, b: str, abi: str | None, library: str | None, format: s
     Exports and imports added and removed, and signature changes grouped by demangled qualified
     name: "what broke between org.pytorch:pytorch_android:1.13.1 and 2.1.0".
     """
-    from symaudit.diff import diff, load_side
+    from symaudit.symbol_diff import diff, load_side
     from symaudit.report.diff import render_json, render_text
 
-    store: Any = None
+    with ExitStack() as stack:
+        stores: list[Any] = []
 
-    def manifest_for(coordinate: Any) -> Any:
-        nonlocal store
-        if store is None:
-            store = _store(options)
-        return store.manifest(coordinate)
+        def manifest_for(coordinate: Any) -> Any:
+            if not stores:  # a Maven client only when a side is a coordinate
+                stores.append(stack.enter_context(_store(options)))
+            return stores[0].manifest(coordinate)
 
-    try:
         result = diff(load_side(a, abi, library, manifest_for), load_side(b, abi, library, manifest_for))
-    finally:
-        if store is not None:
-            store.client.close()
     _write(render_json(result) if format == "json" else render_text(result), output)
     return 0
 

@@ -189,3 +189,15 @@ def apply_severity(findings: Iterable[Finding], overrides: Iterable[tuple[str, s
         elif level != OFF:
             result.append(finding.with_severity(Severity(level)))
     return tuple(sorted(result, key=sort_key))
+
+
+def merge_options(options: dict[str, Any], settings: Settings, fail_on_given: bool) -> None:
+    """Fill ``options`` from the settings where the command line did not say: ``fail-on`` unless
+    given, ``min-sdk`` and ``ndk`` unless set; ``ignore`` patterns are added to ``--ignore``'s."""
+    if settings.fail_on and not fail_on_given:
+        options["fail_on"] = settings.fail_on
+    options["ignore"] = (*settings.ignore, *options["ignore"])
+    if options.get("min_sdk") is None and settings.min_sdk is not None:
+        options["min_sdk"] = settings.min_sdk
+    if "ndk" in options and options["ndk"] is None and settings.ndk is not None:
+        options["ndk"] = settings.ndk

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from symaudit.analysis.context import PackageResult
+from symaudit.containers.base import Package, PackageKind
 from symaudit.findings import Finding
+from symaudit.results import Report
 from symaudit.rules.core import ABI_INCOMPLETE
 
 
@@ -34,3 +37,13 @@ def abi_incomplete(names_by_abi: Mapping[str, set[str]]) -> list[Finding]:
                 )
             )
     return findings
+
+
+def abi_coverage(package: Package, report: Report) -> PackageResult:
+    """``abi-incomplete`` over the libraries of the report; loose files have no ABI folders."""
+    if package.kind is PackageKind.FILES:
+        return PackageResult()
+    names_by_abi: dict[str, set[str]] = {}
+    for record in report.libraries:
+        names_by_abi.setdefault(record.abi, set()).add(record.name)
+    return PackageResult(findings=tuple(abi_incomplete(names_by_abi)))

@@ -8,7 +8,6 @@ release through ``symaudit/data/ndk_releases.json``) and, for prefab AARs, the m
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -182,12 +181,3 @@ def identify_stl(name: str, library: ElfLibrary, prefab: Mapping[str, object] | 
     if "libstdc++.so" in library.needed and imports_cxx(library):
         return "system"
     return "none"
-
-
-def prefab_metadata(raw: bytes) -> dict[str, object] | None:
-    """A prefab ``abi.json`` (``{"abi", "api", "ndk", "stl", "static"}``), or ``None``."""
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None

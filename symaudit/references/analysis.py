@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from symaudit.audit import AbiContext, Annotator, PackageResult, Report
+from symaudit.analysis.context import AbiContext, Annotator, PackageResult
+from symaudit.results import Report
 from symaudit.containers.base import Package
 from symaudit.demangle import demangle
 from symaudit.elf.model import ElfLibrary

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from symaudit.demangle import readable
-from symaudit.diff import SCHEMA, DiffResult, Side, TableDiff
+from symaudit.symbol_diff import SCHEMA, DiffResult, Side, TableDiff
 
 
 def _side(side: Side) -> dict[str, Any]:

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from symaudit.audit import InputRecord, LibraryRecord, Report
+from symaudit.results import InputRecord, LibraryRecord, Report
 from symaudit.errors import InputError
 from symaudit.findings import Finding, Severity
-from symaudit.manifest import AppFacts
+from symaudit.results import AppFacts
 from symaudit.report.json import SCHEMA
 
 _FINDING_FIELDS = (

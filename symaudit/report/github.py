@@ -8,7 +8,7 @@ titled with the rule, library and ABI. The CLI also appends the Markdown report 
 
 from __future__ import annotations
 
-from symaudit.audit import Report
+from symaudit.results import Report
 from symaudit.demangle import readable
 from symaudit.findings import Finding, Severity
 from symaudit.report.text import verdict

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from symaudit.audit import LibraryRecord, Report
+from symaudit.results import LibraryRecord, Report
 from symaudit.findings import Finding
 
 SCHEMA = "symaudit.report/1"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from symaudit.audit import Report
+from symaudit.results import Report
 from symaudit.demangle import readable
 from symaudit.findings import Finding, Severity
 from symaudit.report.text import verdict

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from symaudit.audit import Report
+from symaudit.results import Report
 from symaudit.demangle import display_name, readable
 from symaudit.findings import Finding, Rule, Severity
 from symaudit.rules import RULES

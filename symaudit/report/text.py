@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from symaudit.audit import Report
+from symaudit.results import Report
 from symaudit.demangle import readable
 from symaudit.findings import Finding
 

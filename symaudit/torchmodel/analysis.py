@@ -9,62 +9,19 @@ The two halves share one :class:`ModelAudit` made for one opened package; only t
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
-from symaudit.audit import AbiContext, PackageResult, Report
+from symaudit.analysis.context import AbiContext, PackageResult
 from symaudit.containers.base import Package
+from symaudit.containers.model_assets import ModelInput, discover_models
 from symaudit.errors import InputError
 from symaudit.findings import Finding
+from symaudit.results import Report
 from symaudit.torchmodel.check import Runtime, check_model, unreadable
 from symaudit.torchmodel.model import ModelError, TorchModel
 from symaudit.torchmodel.reader import is_model_bytes, read_model
 from symaudit.torchmodel.runtime import RuntimeOperators, may_be_runtime, registered_operators
 from symaudit.torchmodel.versions import limits_for, parse_version
-
-MODEL_SUFFIXES = (".pt", ".ptl")
-SNIFFED_SUFFIXES = (".zip", ".pth", ".bin", ".model", ".torchscript", ".jit", "")
-"""Asset names that may hide a TorchScript zip (WeNet ships ``assets/final.zip``); their bytes
-are read to tell. Other assets (images, vocabularies, dex) are not read."""
-ASSET_FOLDERS = ("assets/", "base/assets/", "res/raw/", "base/res/raw/")
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInput:
-    path: str
-    """Where the model is: a member path (``assets/final.zip``) or a file named on the command line."""
-    data: bytes | None
-    error: str | None = None
-
-
-def discover_models(package: Package) -> list[ModelInput]:
-    """Every model among ``package``'s members: ``*.pt``/``*.ptl`` anywhere, and zips with the
-    TorchScript layout under the asset folders."""
-    found: list[ModelInput] = []
-    for member in sorted(package.members()):
-        if member.endswith("/"):
-            continue
-        base = member.rsplit("/", 1)[-1]
-        suffix = os.path.splitext(base)[1].lower()
-        named = suffix in MODEL_SUFFIXES
-        if not named and not (member.startswith(ASSET_FOLDERS) and suffix in SNIFFED_SUFFIXES):
-            continue
-        try:
-            data = package.read_member(member)
-        except InputError as exc:
-            if named:
-                found.append(ModelInput(member, None, _reason(str(exc), member)))
-            continue
-        if named or is_model_bytes(data):
-            found.append(ModelInput(member, data))
-    return found
-
-
-def _reason(message: str, member: str) -> str:
-    marker = f"{member}: "
-    return message.split(marker, 1)[1] if marker in message else message
-
 
 def reference_of(record_extra: Mapping[str, object]) -> str | None:
     """The runtime's identified reference (issue 4's ``reference`` library field) as a
@@ -82,7 +39,7 @@ def reference_of(record_extra: Mapping[str, object]) -> str | None:
 
 class ModelAudit:
     """One audit's model check: pass :meth:`abi_analysis` and :meth:`package_analysis` to
-    :func:`symaudit.audit.audit_package` for the same package."""
+    :func:`symaudit.audit.audit_package` for the same package (:mod:`symaudit.suites` does)."""
 
     def __init__(self, package: Package, models: Sequence[ModelInput] = (), discover: bool = True) -> None:
         self._package = package
@@ -97,7 +54,7 @@ class ModelAudit:
             inputs = list(self._explicit)
             if self._discover:
                 named = {model.path for model in inputs}
-                inputs.extend(m for m in discover_models(self._package) if m.path not in named)
+                inputs.extend(m for m in discover_models(self._package, is_model_bytes) if m.path not in named)
             self._inputs = inputs
         return self._inputs
 
@@ -214,53 +171,3 @@ def runtime_dict(runtime: Runtime) -> dict[str, object]:
         "max_file_format_version": limits.max_file_format_version if limits else None,
         "version_check": version_check,
     }
-
-
-def _looks_like_coordinate(text: str) -> bool:
-    return text.count(":") >= 2 and not os.path.exists(text)
-
-
-def audit_model_file(model_path: str, runtime_path: str | None) -> Report:
-    """``symaudit model``: one model file, checked against the runtime in ``runtime_path`` (an
-    APK, AAR or ``.so``) when given. Only model findings are reported: the runtime package's own
-    load problems are ``symaudit apk``'s business."""
-    from dataclasses import replace
-
-    from symaudit.audit import InputRecord, audit_package
-    from symaudit.containers import open_package
-    from symaudit.containers.folder import read_regular
-    from symaudit.rules.models import RULES as MODEL_RULES
-
-    if runtime_path is not None and _looks_like_coordinate(runtime_path):
-        raise InputError(
-            f"{runtime_path}: a Maven coordinate as --runtime is not supported yet; "
-            "pass the AAR or its libpytorch_jni.so"
-        )
-    model_input = ModelInput(model_path, read_regular(model_path, model_path))
-    if runtime_path is None:
-        findings, entry = audit_model(model_input, [])
-        digest = str(entry["sha256"])
-        return Report(
-            input=InputRecord(model_path, "model", digest),
-            libraries=(),
-            findings=tuple(findings),
-            extra=(("models", [entry]),),
-        )
-    with open_package([runtime_path]) as package:
-        audit = ModelAudit(package, [model_input], discover=False)
-        report = audit_package(
-            package, analyses=[audit.abi_analysis], package_analyses=[audit.package_analysis]
-        )
-    if not audit.found_runtime:
-        raise InputError(
-            f"{runtime_path}: no libtorch operator registry found (no library with operator schema strings)"
-        )
-    model_ids = {rule.id for rule in MODEL_RULES}
-    return replace(report, findings=tuple(f for f in report.findings if f.rule in model_ids))
-
-
-def model_inputs(paths: Sequence[str]) -> list[ModelInput]:
-    """``--model`` files, read now: a file that cannot be opened is a usage error (exit 2)."""
-    from symaudit.containers.folder import read_regular
-
-    return [ModelInput(path, read_regular(path, path)) for path in paths]

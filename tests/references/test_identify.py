@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from symaudit.diff import diff_tables
+from symaudit.symbol_diff import diff_tables
 from symaudit.elf.reader import read_elf
 from symaudit.maven.coordinates import Coordinate
 from symaudit.references.families import is_family_symbol, modules_for

@@ -6,11 +6,10 @@ import json
 import subprocess
 from pathlib import Path
 
-import click
 import pytest
 
-from symaudit.audit import InputRecord, LibraryRecord, Report
-from symaudit.cli import _format_pairs
+from symaudit.results import InputRecord, LibraryRecord, Report
+from symaudit.outputs import OutputPlanError, format_pairs
 from symaudit.findings import Finding, Severity
 from symaudit.report import github, markdown
 from symaudit.report.from_json import load_report
@@ -135,7 +134,7 @@ def test_two_formats_on_standard_output_is_a_usage_error(tmp_path: Path) -> None
 def test_each_output_pairs_with_the_format_before_it(
     order: list[str], formats: list[str], outputs: list[str], expected: list[tuple[str, str | None]]
 ) -> None:
-    assert _format_pairs(formats, outputs, order) == expected
+    assert format_pairs(formats, outputs, order) == expected
 
 
 @pytest.mark.parametrize(
@@ -148,8 +147,8 @@ def test_each_output_pairs_with_the_format_before_it(
 def test_ambiguous_pairs_are_refused(
     order: list[str], formats: list[str], outputs: list[str], message: str
 ) -> None:
-    with pytest.raises(click.UsageError, match=message):
-        _format_pairs(formats, outputs, order)
+    with pytest.raises(OutputPlanError, match=message):
+        format_pairs(formats, outputs, order)
 
 
 def test_markdown_pipes_are_escaped_in_tables_only_and_messages_cannot_become_html() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from symaudit.audit import InputRecord, Report
+from symaudit.results import InputRecord, Report
 from symaudit.findings import Finding, Severity
 from symaudit.report import sarif
 from symaudit.rules import RULES

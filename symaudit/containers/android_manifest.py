@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import struct
 import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
+from symaudit.containers.base import Package
+from symaudit.errors import SymauditError
+from symaudit.results import AppFacts
+
+__all__ = ["AppFacts", "ManifestError", "app_facts", "parse_manifest"]
 
 ATTR_MIN_SDK = 0x0101020C
 ATTR_TARGET_SDK = 0x01010270
@@ -37,20 +43,6 @@ ANDROID_NS = "http://schemas.android.com/apk/res/android"
 
 class ManifestError(Exception):
     """The manifest cannot be read; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class AppFacts:
-    package: str | None = None
-    min_sdk: int | None = None
-    """None when the manifest does not say (no uses-sdk: the platform assumes 1)."""
-    target_sdk: int | None = None
-    extract_native_libs: bool | None = None
-    """None when the attribute is absent (the platform's default is true)."""
-    min_sdk_source: str | None = None
-    """Where ``min_sdk`` came from: the manifest's path in the package, or ``--min-sdk``."""
-    problem: str | None = None
-    """Why the manifest could not be read, when there was one and it could not."""
 
 
 def _strings(data: bytes, offset: int, size: int) -> list[str]:
@@ -347,20 +339,17 @@ def _manifest_path(members: list[str]) -> str | None:
     return nested[0] if nested else None
 
 
-def app_facts(package: object, min_sdk: int | None = None) -> AppFacts | None:
+def app_facts(package: Package, min_sdk: int | None = None) -> AppFacts | None:
     """The app facts of a package (``None`` when it has no manifest and no override).
 
     ``min_sdk`` (``--min-sdk``) wins over the manifest. A manifest that cannot be read is not an
     input error: the audit goes on without it and ``problem`` says why.
     """
-    from symaudit.errors import SymauditError
-
     facts: AppFacts | None = None
-    members_of = getattr(package, "members", None)
-    path = _manifest_path(list(members_of())) if callable(members_of) else None
+    path = _manifest_path(package.members())
     if path is not None:
         try:
-            data = package.read_member(path, MANIFEST_LIMIT)  # type: ignore[attr-defined]
+            data = package.read_member(path, MANIFEST_LIMIT)
             facts = replace(parse_manifest(data), min_sdk_source=None)
             if facts.min_sdk is not None:
                 facts = replace(facts, min_sdk_source=path)
