@@ -26,6 +26,8 @@ from symaudit.results import AppFacts, InputRecord, LibraryRecord, Report
 from symaudit.rules.core import CORRUPT_LIBRARY
 
 UNKNOWN_ABI = "unknown"
+_CORE_ONLY = Suite()
+"""No analysis beyond what the engine itself reports (parsing, loading, the link resolver)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +177,7 @@ def _check_abis_present(path: str, abis: Sequence[str] | None, present: set[str]
 
 def audit_package(
     package: Package,
-    suite: Suite = Suite(),
+    suite: Suite = _CORE_ONLY,
     abis: Sequence[str] | None = None,
     app: AppFacts | None = None,
 ) -> Report:

@@ -20,8 +20,8 @@ import click
 from click.core import ParameterSource
 
 from symaudit import __version__
-from symaudit.errors import InputError, SymauditError
 from symaudit.config import FAIL_ON
+from symaudit.errors import InputError, SymauditError
 from symaudit.report.formats import FORMATS
 
 if TYPE_CHECKING:
@@ -269,19 +269,10 @@ def rules(format: str) -> int:
 @cli.command()
 @click.argument("report_path", metavar="REPORT.json", type=click.Path(dir_okay=False))
 @click.option("--repo", metavar="OWNER/NAME", default=None, help="Repository (default: GITHUB_REPOSITORY).")
-@click.option(
-    "--pr",
-    type=click.IntRange(1),
-    default=None,
-    metavar="N",
-    help="Pull request number (default: from the event in GITHUB_EVENT_PATH).",
-)
-@click.option(
-    "--api-url",
-    metavar="URL",
-    default=None,
-    help="GitHub API URL (default: GITHUB_API_URL, else https://api.github.com).",
-)
+@click.option("--pr", type=click.IntRange(1), default=None, metavar="N",
+              help="Pull request number (default: from the event in GITHUB_EVENT_PATH).")
+@click.option("--api-url", metavar="URL", default=None,
+              help="GitHub API URL (default: GITHUB_API_URL, else https://api.github.com).")
 @click.option("--dry-run", is_flag=True, help="Print the comment instead of sending it; no token needed.")
 def comment(report_path: str, repo: str | None, pr: int | None, api_url: str | None, dry_run: bool) -> int:
     """Post or update the sticky pull-request comment for a JSON report of an earlier run.
@@ -401,8 +392,8 @@ def diff_command(a: str, b: str, abi: str | None, library: str | None, format: s
     Exports and imports added and removed, and signature changes grouped by demangled qualified
     name: "what broke between org.pytorch:pytorch_android:1.13.1 and 2.1.0".
     """
-    from symaudit.symbol_diff import diff, load_side
     from symaudit.report.diff import render_json, render_text
+    from symaudit.symbol_diff import diff, load_side
 
     with ExitStack() as stack:
         stores: list[Any] = []

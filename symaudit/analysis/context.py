@@ -8,11 +8,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from symaudit.analysis.linker import LoadGroup
-from symaudit.results import AppFacts
 from symaudit.containers.base import LibraryEntry, Package, PackageKind
 from symaudit.elf.model import ElfLibrary
 from symaudit.findings import Finding
-from symaudit.results import Report
+from symaudit.results import AppFacts, Report
 
 
 @dataclass(frozen=True, slots=True)

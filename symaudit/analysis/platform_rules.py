@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from symaudit.analysis.context import AbiAnalysis, AbiContext, Annotator, PackageAnalysis, PackageResult
 from symaudit.analysis.identify import (
     SHARED_RUNTIMES,
     android_note,
@@ -21,7 +22,6 @@ from symaudit.analysis.identify import (
 )
 from symaudit.analysis.linker import defines, presumed_platform, unmet_imports
 from symaudit.analysis.platform_libs import abi_specs, platform_libs
-from symaudit.analysis.context import AbiAnalysis, AbiContext, Annotator, PackageAnalysis, PackageResult
 from symaudit.containers.base import Package, PackageKind
 from symaudit.demangle import demangle
 from symaudit.elf.model import PF_X, PT_GNU_STACK, PT_TLS, ElfLibrary

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from symaudit.analysis.context import AbiContext, Annotator, PackageResult
-from symaudit.results import Report
 from symaudit.containers.base import Package
 from symaudit.demangle import demangle
 from symaudit.elf.model import ElfLibrary
@@ -18,6 +17,7 @@ from symaudit.references.families import RUNTIME_NAMES, is_family_symbol, is_ref
 from symaudit.references.identify import Identification, compatible, describe_versions, identify
 from symaudit.references.manifest import ReferenceManifest
 from symaudit.references.symbols import closest_name, same_function
+from symaudit.results import Report
 from symaudit.rules.core import UNRESOLVED_SYMBOL
 from symaudit.rules.references import LIBTORCH_VERSION_MISMATCH, REFERENCES_UNAVAILABLE
 

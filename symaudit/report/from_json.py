@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from symaudit.results import InputRecord, LibraryRecord, Report
 from symaudit.errors import InputError
 from symaudit.findings import Finding, Severity
-from symaudit.results import AppFacts
 from symaudit.report.json import SCHEMA
+from symaudit.results import AppFacts, InputRecord, LibraryRecord, Report
 
 _FINDING_FIELDS = (
     "rule",

@@ -8,10 +8,10 @@ titled with the rule, library and ABI. The CLI also appends the Markdown report 
 
 from __future__ import annotations
 
-from symaudit.results import Report
 from symaudit.demangle import readable
 from symaudit.findings import Finding, Severity
 from symaudit.report.text import verdict
+from symaudit.results import Report
 
 _COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 

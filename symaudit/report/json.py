@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from symaudit.results import LibraryRecord, Report
 from symaudit.findings import Finding
+from symaudit.results import LibraryRecord, Report
 
 SCHEMA = "symaudit.report/1"
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from symaudit.results import Report
 from symaudit.demangle import readable
 from symaudit.findings import Finding, Severity
 from symaudit.report.text import verdict
+from symaudit.results import Report
 
 _ICONS = {Severity.ERROR: ":x:", Severity.WARNING: ":warning:", Severity.INFO: ":information_source:"}
 MAX_ROWS = 50

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from symaudit.results import Report
 from symaudit.demangle import readable
 from symaudit.findings import Finding
+from symaudit.results import Report
 
 
 def _subject(finding: Finding) -> str:

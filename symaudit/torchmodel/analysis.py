@@ -23,6 +23,7 @@ from symaudit.torchmodel.reader import is_model_bytes, read_model
 from symaudit.torchmodel.runtime import RuntimeOperators, may_be_runtime, registered_operators
 from symaudit.torchmodel.versions import limits_for, parse_version
 
+
 def reference_of(record_extra: Mapping[str, object]) -> str | None:
     """The runtime's identified reference (issue 4's ``reference`` library field) as a
     coordinate or version string; None when the library was not identified."""

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from symaudit.results import InputRecord, LibraryRecord, Report
-from symaudit.outputs import OutputPlanError, format_pairs
 from symaudit.findings import Finding, Severity
+from symaudit.outputs import OutputPlanError, format_pairs
 from symaudit.report import github, markdown
 from symaudit.report.from_json import load_report
+from symaudit.results import InputRecord, LibraryRecord, Report
 from tests import symaudit_cli
 
 ROOT = Path(__file__).resolve().parents[2]
