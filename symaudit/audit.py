@@ -147,17 +147,13 @@ def _record(
 
 def _corrupt(parsed: _Parsed, affected: tuple[str, ...]) -> Finding:
     name = parsed.entry.name
-    return Finding(
-        rule=CORRUPT_LIBRARY.id,
-        severity=CORRUPT_LIBRARY.severity,
-        abi=parsed.abi,
-        library=name,
+    return CORRUPT_LIBRARY.finding(
+        parsed.abi,
+        name,
+        f'"{name}" is not a loadable ELF shared object: {parsed.error}',
+        f"Rebuild or re-download {name} and check how it reaches the package "
+        "(an interrupted copy or a Git LFS pointer file are common causes).",
         path=parsed.entry.path,
-        message=f'"{name}" is not a loadable ELF shared object: {parsed.error}',
-        hint=(
-            f"Rebuild or re-download {name} and check how it reaches the package "
-            "(an interrupted copy or a Git LFS pointer file are common causes)."
-        ),
         affected=affected,
     )
 

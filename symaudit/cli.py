@@ -30,14 +30,12 @@ if TYPE_CHECKING:
     from symaudit.results import Report
 
 def _write(text: str, output: str | None) -> None:
+    from symaudit.outputs import write_text
+
     if output is None:
         click.echo(text, nl=False)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise InputError(f"{output}: cannot write report: {exc.strerror or exc}") from exc
+    else:
+        write_text(output, text, "cannot write report")
 
 
 class _OrderedCommand(click.Command):
@@ -215,22 +213,18 @@ def cli() -> None:
     """
 
 
-@cli.command()
-@click.argument("path")
-@_audit_options
-@_model_option
-def apk(path: str, **options: Any) -> int:
-    """Audit an APK, AAB, APKS (or any zip with lib/<abi>/ folders)."""
-    return _audit_command([path], options)
+def _package_command(name: str, doc: str) -> None:
+    """``symaudit apk`` and ``symaudit aar``: one package, every audit option, and ``--model``."""
+
+    def command(path: str, **options: Any) -> int:
+        return _audit_command([path], options)
+
+    command.__doc__ = doc
+    cli.command(name)(click.argument("path")(_audit_options(_model_option(command))))
 
 
-@cli.command()
-@click.argument("path")
-@_audit_options
-@_model_option
-def aar(path: str, **options: Any) -> int:
-    """Audit an Android library (AAR): jni/<abi>/ and prefab libraries."""
-    return _audit_command([path], options)
+_package_command("apk", "Audit an APK, AAB, APKS (or any zip with lib/<abi>/ folders).")
+_package_command("aar", "Audit an Android library (AAR): jni/<abi>/ and prefab libraries.")
 
 
 @cli.command()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 class Severity(str, enum.Enum):
@@ -28,6 +29,19 @@ class Rule:
     summary: str
     doc: str
     """Markdown with the headings ``## What it finds``, ``## Why it matters``, ``## Example``, ``## Fix``."""
+
+    def finding(
+        self,
+        abi: str | None,
+        library: str | None,
+        message: str,
+        hint: str,
+        severity: Severity | None = None,
+        **facts: Any,
+    ) -> Finding:
+        """A finding of this rule, at the rule's severity unless ``severity`` says otherwise;
+        ``facts`` are the other :class:`Finding` fields (``symbol``, ``needed``, ``path``, ...)."""
+        return Finding(self.id, severity or self.severity, abi, library, message, hint, **facts)
 
 
 def define_rule(rule_id: str, severity: Severity, summary: str, doc: str) -> Rule:

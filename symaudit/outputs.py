@@ -20,16 +20,20 @@ def exit_code(report: Report, fail_on: str) -> int:
     return 1 if any(f.severity.rank >= threshold for f in report.findings) else 0
 
 
+def write_text(path: str, text: str, failure: str, mode: str = "w") -> None:
+    """Write (``mode`` "a": append) ``text``; an unwritable file is an InputError naming it."""
+    try:
+        with open(path, mode, encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise InputError(f"{path}: {failure}: {exc.strerror or exc}") from exc
+
+
 def append_step_summary(text: str, env: Mapping[str, str]) -> None:
     """Add ``text`` to the GitHub Actions job summary, when the run is in a job."""
     path = env.get("GITHUB_STEP_SUMMARY")
-    if not path:
-        return
-    try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot append to GITHUB_STEP_SUMMARY: {exc.strerror or exc}") from exc
+    if path:
+        write_text(path, text, "cannot append to GITHUB_STEP_SUMMARY", mode="a")
 
 
 class OutputPlanError(ValueError):

@@ -24,16 +24,11 @@ def abi_incomplete(names_by_abi: Mapping[str, set[str]]) -> list[Finding]:
         for name in sorted(everything - names):
             have = sorted(other for other, present in names_by_abi.items() if name in present)
             findings.append(
-                Finding(
-                    rule=ABI_INCOMPLETE.id,
-                    severity=ABI_INCOMPLETE.severity,
-                    abi=abi,
-                    library=name,
-                    message=f"{name} is packaged for {', '.join(have)} but not for {abi}",
-                    hint=(
-                        f"Build {name} for {abi} too (check abiFilters of every module), or drop "
-                        f"{abi} from the package."
-                    ),
+                ABI_INCOMPLETE.finding(
+                    abi,
+                    name,
+                    f"{name} is packaged for {', '.join(have)} but not for {abi}",
+                    f"Build {name} for {abi} too (check abiFilters of every module), or drop {abi} from the package.",
                 )
             )
     return findings

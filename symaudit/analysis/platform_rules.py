@@ -49,16 +49,7 @@ def _finding(
     severity: Severity | None = None,
     **kw: object,
 ) -> Finding:
-    return Finding(
-        rule=rule.id,
-        severity=severity or rule.severity,
-        abi=ctx.abi,
-        library=library,
-        message=message,
-        hint=hint,
-        path=ctx.paths.get(library),
-        **kw,  # type: ignore[arg-type]
-    )
+    return rule.finding(ctx.abi, library, message, hint, severity, path=ctx.paths.get(library), **kw)
 
 
 # The first API level with 64-bit support: no arm64-v8a or x86_64 device runs anything older.
@@ -447,15 +438,13 @@ def ndk_notice(source: SysrootSource, reason: str | None = None) -> PackageAnaly
     def analysis(package: Package, report: Report) -> PackageResult:
         if source.ndk is not None or not report.libraries:
             return PackageResult()
-        finding = Finding(
-            rule=rules.NDK_NOT_FOUND.id,
-            severity=rules.NDK_NOT_FOUND.severity,
-            abi=None,
-            library=None,
-            message=reason
+        finding = rules.NDK_NOT_FOUND.finding(
+            None,
+            None,
+            reason
             or "no Android NDK found (--ndk, ANDROID_NDK_HOME, ANDROID_NDK_ROOT, ANDROID_HOME/ndk, "
             "local.properties): platform symbols were presumed available",
-            hint="Pass --ndk PATH or set ANDROID_NDK_HOME to check platform symbols against the app's minSdk.",
+            "Pass --ndk PATH or set ANDROID_NDK_HOME to check platform symbols against the app's minSdk.",
         )
         return PackageResult(findings=(finding,))
 

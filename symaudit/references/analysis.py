@@ -121,17 +121,13 @@ class ReferenceAudit:
         built = describe_versions(fits)
         latest = fits[-1]
         target = f"{found.coordinate}" if found is not None else (runtime or "the packaged runtime")
-        return Finding(
-            rule=LIBTORCH_VERSION_MISMATCH.id,
-            severity=LIBTORCH_VERSION_MISMATCH.severity,
-            abi=ctx.abi,
-            library=name,
+        return LIBTORCH_VERSION_MISMATCH.finding(
+            ctx.abi,
+            name,
+            f"{name} needs {built}; the package ships {shipped}, which lacks "
+            f"{len(missing)} of its libtorch/fbjni imports",
+            f"Rebuild {name} against the headers of {target}, or package {latest}.",
             path=ctx.paths.get(name),
-            message=(
-                f"{name} needs {built}; the package ships {shipped}, which lacks "
-                f"{len(missing)} of its libtorch/fbjni imports"
-            ),
-            hint=f"Rebuild {name} against the headers of {target}, or package {latest}.",
             extra=(
                 ("built_against", [str(c) for c in fits]),
                 ("shipped", str(found.coordinate) if found is not None else None),
@@ -194,16 +190,12 @@ class ReferenceAudit:
             return PackageResult(fields=fields)
         first = self.problems[0]
         more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-        finding = Finding(
-            rule=REFERENCES_UNAVAILABLE.id,
-            severity=REFERENCES_UNAVAILABLE.severity,
-            abi=None,
-            library=None,
-            message=f"reference builds unavailable: {first}{more}; audited without them",
-            hint=(
-                "Run once with network access (or `symaudit refs fetch`), or point --maven-repo at "
-                "a reachable repository; the other checks are unaffected."
-            ),
+        finding = REFERENCES_UNAVAILABLE.finding(
+            None,
+            None,
+            f"reference builds unavailable: {first}{more}; audited without them",
+            "Run once with network access (or `symaudit refs fetch`), or point --maven-repo at "
+            "a reachable repository; the other checks are unaffected.",
             extra=(("problems", list(self.problems)),),
         )
         return PackageResult(findings=(finding,), fields=fields)
