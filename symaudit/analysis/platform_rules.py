@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from symaudit.analysis.context import AbiAnalysis, AbiContext, Annotator, PackageAnalysis, PackageResult
-from symaudit.analysis.identify import (
+from symaudit.analysis.toolchain import (
     SHARED_RUNTIMES,
     android_note,
     exports_ndk_cxx,
