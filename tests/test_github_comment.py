@@ -17,10 +17,9 @@ from pytest_httpserver import HTTPServer
 
 from symaudit import github_comment
 from symaudit.errors import InputError, NetworkError
+from tests.fake_github import FakeGitHub
 
-from .fake_github import FakeGitHub
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ROOT / "fixtures" / "packages"
 TOKEN = "ghs_FAKE0token0for0tests0Zq81xYp"
 MARKER = "<!-- symaudit-report -->"

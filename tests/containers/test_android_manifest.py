@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from symaudit.containers import open_package
 from symaudit.containers.android_manifest import AppFacts, ManifestError, app_facts, parse_manifest
 
-PACKAGES = Path(__file__).resolve().parents[1] / "fixtures" / "packages"
+PACKAGES = Path(__file__).resolve().parents[2] / "fixtures" / "packages"
 EXPECTED = AppFacts("org.example.wenet", 21, 34, False)
 
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from symaudit.torchmodel.model import ModelError, ModelKind, Operator, OperatorSource
 from symaudit.torchmodel.reader import code_operators, is_model_bytes, read_model
-from tests.model.helpers import MODELS, SDPA, replaced
+from tests.torchmodel.helpers import MODELS, SDPA, replaced
 
 
 def test_lite_model_lists_bytecode_operators_with_overloads() -> None:
@@ -52,7 +52,7 @@ def test_model_without_version_record_is_unreadable() -> None:
 
 
 def test_asset_sniffing_tells_models_from_other_zips() -> None:
-    from tests.model.helpers import archive
+    from tests.torchmodel.helpers import archive
 
     assert is_model_bytes((MODELS / "sdpa.pt").read_bytes())
     assert not is_model_bytes(archive({"words.txt": b"a b c"}))

@@ -10,8 +10,8 @@ import pytest
 from symaudit.torchmodel.model import ModelError
 from symaudit.torchmodel.reader import read_model
 from symaudit.torchmodel.unpickle import PickleBroken, PickleRejected, load_restricted
-from tests.model.helpers import MODELS, replaced
 from tests.symaudit_cli import run
+from tests.torchmodel.helpers import MODELS, replaced
 
 
 def _global_call(module: str, name: str, argument: str) -> bytes:

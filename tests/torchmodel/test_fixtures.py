@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.model.helpers import ROOT
 from tests.required import need_tools
+from tests.torchmodel.helpers import ROOT
 
 
 def test_model_runtime_fixtures_are_reproducible() -> None:

@@ -12,8 +12,8 @@ from symaudit.torchmodel.check import Runtime, check_model
 from symaudit.torchmodel.reader import read_model
 from symaudit.torchmodel.runtime import schema_operators
 from symaudit.torchmodel.versions import limits_for
-from tests.model.helpers import MODELS, ROOT, SDPA, WITH_SDPA, WITHOUT_SDPA, archive, replaced
 from tests.symaudit_cli import run
+from tests.torchmodel.helpers import MODELS, ROOT, SDPA, WITH_SDPA, WITHOUT_SDPA, archive, replaced
 
 SCHEMA = json.loads((ROOT / "symaudit" / "schemas" / "report-1.json").read_text())
 
