@@ -51,6 +51,40 @@ def define_rule(rule_id: str, severity: Severity, summary: str, doc: str) -> Rul
 
 
 @dataclass(frozen=True, slots=True)
+class Suggestion:
+    """The export of a shipped library nearest to an unresolved symbol: the same qualified
+    function with another signature (``same-function``), else the closest mangled name
+    (``similar-name``). Set by the references analysis; reporters make the words."""
+
+    symbol: str
+    demangled: str | None
+    library: str
+    kind: str
+    coordinate: str | None
+    """The reference the providing library was identified as, when it was."""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "symbol": self.symbol,
+            "demangled": self.demangled,
+            "library": self.library,
+            "kind": self.kind,
+            "coordinate": self.coordinate,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> Suggestion | None:
+        """The suggestion a JSON report holds; None when ``data`` is not exactly one."""
+        if not isinstance(data, dict) or list(data) != ["symbol", "demangled", "library", "kind", "coordinate"]:
+            return None
+        if not all(isinstance(data[k], str) for k in ("symbol", "library", "kind")):
+            return None
+        if not all(data[k] is None or isinstance(data[k], str) for k in ("demangled", "coordinate")):
+            return None
+        return cls(data["symbol"], data["demangled"], data["library"], data["kind"], data["coordinate"])
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One predicted problem. Facts only; reporters make the words for their format."""
 
@@ -75,6 +109,12 @@ class Finding:
     """Other libraries of the ABI whose load fails because of this finding."""
     extra: tuple[tuple[str, object], ...] = field(default=())
     """Rule-specific facts added by later analyses; rendered as extra JSON fields."""
+
+    @property
+    def suggestion(self) -> Suggestion | None:
+        """The nearest shipped export, on an ``unresolved-symbol`` the references analysis refined."""
+        value = dict(self.extra).get("suggestion")
+        return value if isinstance(value, Suggestion) else None
 
     @property
     def identity(self) -> tuple[str, str | None, str | None, str | None]:

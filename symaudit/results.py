@@ -33,6 +33,40 @@ class InputRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ReferenceMatch:
+    """The Maven reference build a packaged library was identified as (references analysis)."""
+
+    coordinate: str
+    match: str
+    """``exact`` (same sha256) or ``closest`` (highest Jaccard similarity of exported names)."""
+    similarity: float
+    coordinates: tuple[str, ...]
+    """Every reference equally good (an identical libfbjni.so ships in several AARs)."""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "coordinate": self.coordinate,
+            "match": self.match,
+            "similarity": round(self.similarity, 4),
+            "coordinates": list(self.coordinates),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> ReferenceMatch | None:
+        """The match a JSON report holds; None when ``data`` is not exactly one."""
+        if not isinstance(data, dict) or list(data) != ["coordinate", "match", "similarity", "coordinates"]:
+            return None
+        coordinates = data["coordinates"]
+        if not (isinstance(data["coordinate"], str) and isinstance(data["match"], str)):
+            return None
+        if not isinstance(data["similarity"], (int, float)) or isinstance(data["similarity"], bool):
+            return None
+        if not isinstance(coordinates, list) or not all(isinstance(c, str) for c in coordinates):
+            return None
+        return cls(data["coordinate"], data["match"], data["similarity"], tuple(coordinates))
+
+
+@dataclass(frozen=True, slots=True)
 class LibraryRecord:
     """What the report says about one packaged library (the model itself is not kept)."""
 
@@ -53,6 +87,18 @@ class LibraryRecord:
     error: str | None = None
     """Why the library could not be read, when it could not."""
     extra: tuple[tuple[str, object], ...] = field(default=())
+    """Fields the suite's annotators added (``ndk``, ``stl``, ``reference``, ...), in their order."""
+
+    @property
+    def reference(self) -> ReferenceMatch | None:
+        value = dict(self.extra).get("reference")
+        return value if isinstance(value, ReferenceMatch) else None
+
+    @property
+    def compatible_references(self) -> tuple[str, ...] | None:
+        """Reference builds whose exports cover the library's libtorch/fbjni imports."""
+        value = dict(self.extra).get("compatible_references")
+        return value if isinstance(value, tuple) else None
 
 
 @dataclass(frozen=True, slots=True)

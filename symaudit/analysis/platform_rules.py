@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from symaudit.analysis.context import AbiAnalysis, AbiContext, Annotator, PackageAnalysis, PackageResult
+from symaudit.analysis.linker import defines, presumed_platform, unmet_imports
+from symaudit.analysis.platform_libs import abi_specs, platform_libs
 from symaudit.analysis.toolchain import (
     SHARED_RUNTIMES,
     android_note,
@@ -20,8 +22,6 @@ from symaudit.analysis.toolchain import (
     identify_stl,
     release_order,
 )
-from symaudit.analysis.linker import defines, presumed_platform, unmet_imports
-from symaudit.analysis.platform_libs import abi_specs, platform_libs
 from symaudit.containers.base import Package, PackageKind
 from symaudit.demangle import demangle
 from symaudit.elf.model import PF_X, PT_GNU_STACK, PT_TLS, ElfLibrary

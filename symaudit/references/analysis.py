@@ -11,7 +11,7 @@ from symaudit.analysis.context import AbiContext, Annotator, PackageResult
 from symaudit.containers.base import Package
 from symaudit.demangle import demangle
 from symaudit.elf.model import ElfLibrary
-from symaudit.findings import Finding
+from symaudit.findings import Finding, Suggestion
 from symaudit.maven.coordinates import Coordinate
 from symaudit.references.families import RUNTIME_NAMES, is_family_symbol, is_reference_library
 from symaudit.references.identify import Identification, compatible, describe_versions, identify
@@ -65,8 +65,8 @@ class ReferenceAudit:
         found = self.identification(ctx, name)
         fits = self._compatible(ctx, name)
         return {
-            "reference": found.as_json() if found is not None else None,
-            "compatible_references": [str(c) for c in fits] if fits is not None else None,
+            "reference": found.record() if found is not None else None,
+            "compatible_references": tuple(str(c) for c in fits) if fits is not None else None,
         }
 
     @property
@@ -145,7 +145,7 @@ class ReferenceAudit:
         suggestion = self.suggest(ctx, finding.library, finding.symbol)
         return replace(finding, extra=(*finding.extra, ("suggestion", suggestion)))
 
-    def suggest(self, ctx: AbiContext, importer: str, symbol: str) -> dict[str, object] | None:
+    def suggest(self, ctx: AbiContext, importer: str, symbol: str) -> Suggestion | None:
         """The nearest export of the shipped libraries: the same qualified function with another
         signature (by demangled name), else the closest mangled name."""
         group = ctx.groups.get(importer)
@@ -163,15 +163,9 @@ class ReferenceAudit:
                 break
         return self._suggestion(ctx, best[0], best[1], "similar-name") if best else None
 
-    def _suggestion(self, ctx: AbiContext, provider: str, name: str, kind: str) -> dict[str, object]:
+    def _suggestion(self, ctx: AbiContext, provider: str, name: str, kind: str) -> Suggestion:
         found = self.identification(ctx, provider)
-        return {
-            "symbol": name,
-            "demangled": demangle(name),
-            "library": provider,
-            "kind": kind,
-            "coordinate": str(found.coordinate) if found is not None else None,
-        }
+        return Suggestion(name, demangle(name), provider, kind, str(found.coordinate) if found is not None else None)
 
     # --- package level ---------------------------------------------------------------------
 

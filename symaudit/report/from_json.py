@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from symaudit.errors import InputError
-from symaudit.findings import Finding, Severity
+from symaudit.findings import Finding, Severity, Suggestion
 from symaudit.report.json import APP_FIELDS, FINDING_FIELDS, LIBRARY_FIELDS, REPORT_FIELDS, SCHEMA
-from symaudit.results import AppFacts, InputRecord, LibraryRecord, Report
+from symaudit.results import AppFacts, InputRecord, LibraryRecord, ReferenceMatch, Report
 
 
 class _Bad(Exception):
@@ -48,8 +48,22 @@ def _int(data: Mapping[str, Any], key: str) -> int | None:
     return value
 
 
+_TYPED: dict[str, Callable[[object], object | None]] = {
+    "suggestion": Suggestion.from_json,
+    "reference": ReferenceMatch.from_json,
+    "compatible_references": lambda value: tuple(value) if isinstance(value, list) else None,
+}
+"""Added fields other modules read by type: read back as that type (kept as read otherwise)."""
+
+
+def _typed(key: str, value: object) -> object:
+    parse = _TYPED.get(key)
+    typed = parse(value) if parse is not None and value is not None else None
+    return value if typed is None else typed
+
+
 def _extra(data: Mapping[str, Any], known: tuple[str, ...]) -> tuple[tuple[str, object], ...]:
-    return tuple((key, value) for key, value in data.items() if key not in known)
+    return tuple((key, _typed(key, value)) for key, value in data.items() if key not in known)
 
 
 def _required(data: Mapping[str, Any], key: str) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from symaudit.findings import Finding, Severity
-from symaudit.results import LibraryRecord, Report
+from symaudit.findings import Finding, Severity, Suggestion
+from symaudit.results import LibraryRecord, ReferenceMatch, Report
 
 SCHEMA = "symaudit.report/1"
 
@@ -31,16 +31,19 @@ SUMMARY_FIELDS = ("errors", "warnings", "infos", "libraries", "abis")
 
 
 def _value(value: object) -> Any:
+    """A field's JSON form: typed facts (a suggestion, a reference match) say how themselves."""
     if isinstance(value, Severity):
         return value.value
     if isinstance(value, tuple):
         return list(value)
+    if isinstance(value, (Suggestion, ReferenceMatch)):
+        return value.as_json()
     return value
 
 
 def _record(record: object, names: tuple[str, ...], extra: tuple[tuple[str, object], ...] = ()) -> dict[str, Any]:
     data = {name: _value(getattr(record, name)) for name in names}
-    data.update(extra)
+    data.update((key, _value(value)) for key, value in extra)
     return data
 
 

@@ -103,10 +103,9 @@ def _library_block(library: str | None, findings: list[Finding]) -> list[str]:
 
 def _change(finding: Finding) -> str | None:
     """"`old` is gone; 2.1.0 has `new`" from an unresolved symbol's ``suggestion``."""
-    suggestion = dict(finding.extra).get("suggestion")
-    if not finding.symbol or not isinstance(suggestion, dict) or not suggestion.get("symbol"):
+    suggestion = finding.suggestion
+    if not finding.symbol or suggestion is None or not suggestion.symbol:
         return None
-    coordinate = suggestion.get("coordinate")
-    where = str(coordinate).rsplit(":", 1)[-1] if coordinate else str(suggestion.get("library"))
-    verb = "has" if suggestion.get("kind") == "same-function" else "has a similar"
-    return f"`{readable(finding.symbol)}` is gone; {where} {verb} `{readable(str(suggestion['symbol']))}`"
+    where = suggestion.coordinate.rsplit(":", 1)[-1] if suggestion.coordinate else suggestion.library
+    verb = "has" if suggestion.kind == "same-function" else "has a similar"
+    return f"`{readable(finding.symbol)}` is gone; {where} {verb} `{readable(suggestion.symbol)}`"

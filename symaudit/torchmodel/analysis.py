@@ -9,7 +9,7 @@ The two halves share one :class:`ModelAudit` made for one opened package; only t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from symaudit.analysis.context import AbiContext, PackageResult
 from symaudit.containers.base import Package
@@ -22,20 +22,6 @@ from symaudit.torchmodel.model import ModelError, TorchModel
 from symaudit.torchmodel.reader import is_model_bytes, read_model
 from symaudit.torchmodel.runtime import RuntimeOperators, may_be_runtime, registered_operators
 from symaudit.torchmodel.versions import limits_for, parse_version
-
-
-def reference_of(record_extra: Mapping[str, object]) -> str | None:
-    """The runtime's identified reference (issue 4's ``reference`` library field) as a
-    coordinate or version string; None when the library was not identified."""
-    value = record_extra.get("reference")
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, Mapping):
-        for key in ("coordinate", "version"):
-            item = value.get(key)
-            if isinstance(item, str) and item:
-                return item
-    return None
 
 
 class ModelAudit:
@@ -89,8 +75,8 @@ class ModelAudit:
         for abi, (names, operators) in sorted(self._registries.items()):
             reference = None
             for record in report.libraries:
-                if record.abi == abi and record.name in names:
-                    reference = reference or reference_of(dict(record.extra))
+                if record.abi == abi and record.name in names and record.reference is not None:
+                    reference = reference or record.reference.coordinate
             limits = limits_for(reference) if reference is not None else None
             runtimes.append(Runtime(abi, names, operators, reference, limits))
         return runtimes
