@@ -1,4 +1,4 @@
-"""Text and JSON (``symaudit.diff/1``) renderings of a :class:`~symaudit.diff.DiffResult`."""
+"""Text and JSON (``symaudit.diff/1``) renderings of a :class:`~symaudit.symbol_diff.DiffResult`."""
 
 from __future__ import annotations
 
