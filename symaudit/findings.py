@@ -6,8 +6,17 @@ per family, gathered into the one registry that ``symaudit rules``, the README t
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeGuard, TypeVar
+
+_T = TypeVar("_T")
+
+
+def extra_field(extra: tuple[tuple[str, object], ...], key: str, kind: type[_T]) -> _T | None:
+    """The added field ``key`` when it holds a ``kind`` (a typed fact), else None."""
+    value = dict(extra).get(key)
+    return value if isinstance(value, kind) else None
 
 
 class Severity(str, enum.Enum):
@@ -64,24 +73,25 @@ class Suggestion:
     """The reference the providing library was identified as, when it was."""
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "symbol": self.symbol,
-            "demangled": self.demangled,
-            "library": self.library,
-            "kind": self.kind,
-            "coordinate": self.coordinate,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: object) -> Suggestion | None:
         """The suggestion a JSON report holds; None when ``data`` is not exactly one."""
-        if not isinstance(data, dict) or list(data) != ["symbol", "demangled", "library", "kind", "coordinate"]:
-            return None
-        if not all(isinstance(data[k], str) for k in ("symbol", "library", "kind")):
-            return None
-        if not all(data[k] is None or isinstance(data[k], str) for k in ("demangled", "coordinate")):
-            return None
-        return cls(data["symbol"], data["demangled"], data["library"], data["kind"], data["coordinate"])
+        optional = (str, type(None))
+        shape = {"symbol": (str,), "demangled": optional, "library": (str,), "kind": (str,), "coordinate": optional}
+        return cls(**data) if has_shape(data, shape) else None
+
+
+def has_shape(data: object, shape: Mapping[str, tuple[type, ...]]) -> TypeGuard[dict[str, Any]]:
+    """Whether ``data`` is a JSON object with exactly these keys, in this order, of these types
+    (booleans are not numbers): the test a typed fact read back from a report must pass."""
+    if not isinstance(data, dict) or list(data) != list(shape):
+        return False
+    return all(
+        isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        for value, types in zip(data.values(), shape.values(), strict=True)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +123,7 @@ class Finding:
     @property
     def suggestion(self) -> Suggestion | None:
         """The nearest shipped export, on an ``unresolved-symbol`` the references analysis refined."""
-        value = dict(self.extra).get("suggestion")
-        return value if isinstance(value, Suggestion) else None
+        return extra_field(self.extra, "suggestion", Suggestion)
 
     @property
     def identity(self) -> tuple[str, str | None, str | None, str | None]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from symaudit import __version__
-from symaudit.findings import Finding
+from symaudit.findings import Finding, extra_field, has_shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +54,10 @@ class ReferenceMatch:
     @classmethod
     def from_json(cls, data: object) -> ReferenceMatch | None:
         """The match a JSON report holds; None when ``data`` is not exactly one."""
-        if not isinstance(data, dict) or list(data) != ["coordinate", "match", "similarity", "coordinates"]:
+        shape = {"coordinate": (str,), "match": (str,), "similarity": (int, float), "coordinates": (list,)}
+        if not has_shape(data, shape) or not all(isinstance(c, str) for c in data["coordinates"]):
             return None
-        coordinates = data["coordinates"]
-        if not (isinstance(data["coordinate"], str) and isinstance(data["match"], str)):
-            return None
-        if not isinstance(data["similarity"], (int, float)) or isinstance(data["similarity"], bool):
-            return None
-        if not isinstance(coordinates, list) or not all(isinstance(c, str) for c in coordinates):
-            return None
-        return cls(data["coordinate"], data["match"], data["similarity"], tuple(coordinates))
+        return cls(data["coordinate"], data["match"], data["similarity"], tuple(data["coordinates"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +85,12 @@ class LibraryRecord:
 
     @property
     def reference(self) -> ReferenceMatch | None:
-        value = dict(self.extra).get("reference")
-        return value if isinstance(value, ReferenceMatch) else None
+        return extra_field(self.extra, "reference", ReferenceMatch)
 
     @property
     def compatible_references(self) -> tuple[str, ...] | None:
         """Reference builds whose exports cover the library's libtorch/fbjni imports."""
-        value = dict(self.extra).get("compatible_references")
-        return value if isinstance(value, tuple) else None
+        return extra_field(self.extra, "compatible_references", tuple)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,13 @@ CLOSEST_THRESHOLD = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Identification:
+    """The reference a library was identified as, with parsed coordinates; the fields mean what
+    :class:`~symaudit.results.ReferenceMatch`'s do."""
+
     coordinate: Coordinate
     match: str
-    """``exact`` (same sha256) or ``closest`` (highest Jaccard similarity of exported names)."""
     similarity: float
     coordinates: tuple[Coordinate, ...]
-    """Every reference equally good (an identical libfbjni.so ships in several AARs)."""
 
     def record(self) -> ReferenceMatch:
         """What the report keeps of it."""
