@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from symaudit.config import Settings
     from symaudit.results import Report
 
+
 def _write(text: str, output: str | None) -> None:
     from symaudit.outputs import write_text
 
