@@ -129,8 +129,7 @@ def _maven_client(options: dict[str, Any], config_repos: Sequence[str]) -> Any:
 
 
 def _audit_command(paths: Sequence[str], options: dict[str, Any]) -> int:
-    from symaudit.references.session import references_enabled
-    from symaudit.suites import AppRequest, audit_app
+    from symaudit.suites import AppRequest, audit_app, references_enabled
 
     plan = _plan(options)
     request = AppRequest(paths, options["abi"], options["min_sdk"], options["ndk"], options.get("model") or (),

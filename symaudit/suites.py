@@ -11,7 +11,7 @@ what cannot be parsed or loaded (``corrupt-library``, ``wrong-arch``, ``missing-
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -91,6 +91,13 @@ class AppRequest:
 
 MavenClients = Callable[[], "MavenClient"]
 """Makes the Maven client of a run that needs reference lookups; not called when none does."""
+
+
+def references_enabled(flag: bool, env: Mapping[str, str]) -> bool:
+    """``--no-references`` or ``SYMAUDIT_REFERENCES=0`` turns the Maven lookups off. Decided here,
+    not in :mod:`symaudit.references.session`: importing that imports the HTTP stack (~10 MiB,
+    ~0.1 s), which a package with no reference library never needs."""
+    return flag and env.get("SYMAUDIT_REFERENCES", "").strip().lower() not in ("0", "false", "no", "off")
 
 
 def audit_app(request: AppRequest, maven: MavenClients | None) -> Report:
