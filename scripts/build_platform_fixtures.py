@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import axml  # noqa: E402
-from build_fixtures import DEX, Member, write_zip  # noqa: E402
+from fixture_zip import DEX, Member, write_zip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"

@@ -9,115 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from symaudit import __version__
-from symaudit.analysis.abi_coverage import abi_incomplete
 from symaudit.analysis.arch import wrong_arch
+from symaudit.analysis.context import AbiContext, Suite
 from symaudit.analysis.linker import LoadGroup, resolve_abi
 from symaudit.analysis.platform_libs import abi_for_machine, machine_name
-from symaudit.containers.base import LibraryEntry, Package, PackageKind, shown
+from symaudit.containers.base import LibraryEntry, Package, member_reason, shown
 from symaudit.elf.model import ElfLibrary
 from symaudit.elf.reader import CorruptElfError, read_elf
 from symaudit.errors import InputError, MemberError
-from symaudit.findings import Finding, Severity, sort_key
-from symaudit.manifest import AppFacts
-from symaudit.rules.core import CORRUPT_LIBRARY, MISSING_LIBRARY
+from symaudit.findings import Finding, sort_key
+from symaudit.results import AppFacts, InputRecord, LibraryRecord, Report
+from symaudit.rules.core import CORRUPT_LIBRARY
 
 UNKNOWN_ABI = "unknown"
-
-
-@dataclass(frozen=True, slots=True)
-class InputRecord:
-    path: str
-    kind: str
-    sha256: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class LibraryRecord:
-    """What the report says about one packaged library (the model itself is not kept)."""
-
-    abi: str
-    name: str
-    path: str
-    sha256: str | None
-    size: int
-    soname: str | None = None
-    needed: tuple[str, ...] = ()
-    machine: str | None = None
-    elf_class: int | None = None
-    exports: int | None = None
-    imports: int | None = None
-    load_group: tuple[str, ...] = ()
-    compressed: bool = False
-    container: str | None = None
-    error: str | None = None
-    """Why the library could not be read, when it could not."""
-    extra: tuple[tuple[str, object], ...] = field(default=())
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    input: InputRecord
-    libraries: tuple[LibraryRecord, ...]
-    findings: tuple[Finding, ...]
-    tool_version: str = __version__
-    app: AppFacts | None = None
-    """Facts from the package's AndroidManifest.xml (and ``--min-sdk``), when there are any."""
-    extra: tuple[tuple[str, object], ...] = ()
-    """Top-level report fields added by package analyses (``models``, ``references``, ...)."""
-
-    def count(self, severity: str) -> int:
-        return sum(1 for f in self.findings if f.severity.value == severity)
-
-
-@dataclass(frozen=True, slots=True)
-class AbiContext:
-    """Everything an ABI-level analysis gets: the loadable models and what the linker found."""
-
-    abi: str
-    libraries: Mapping[str, ElfLibrary]
-    unloadable: tuple[str, ...]
-    paths: Mapping[str, str]
-    groups: Mapping[str, LoadGroup]
-    entries: Mapping[str, LibraryEntry] = field(default_factory=dict)
-    """The container entry of every library of the ABI (loadable or not), by file name."""
-    app: AppFacts | None = None
-    package_kind: PackageKind | None = None
-    digests: Mapping[str, str | None] = field(default_factory=dict)
-    """sha256 of every library of the ABI (None when its bytes could not be read), by file name."""
-
-
-AbiAnalysis = Callable[[AbiContext], Iterable[Finding]]
-"""Findings about one ABI. Runs after the link resolver, while the ABI's models are in memory."""
-
-FindingRefiner = Callable[[AbiContext, Finding], Finding]
-"""Adds facts to one finding of the ABI (``suggestion`` on ``unresolved-symbol``), models in memory."""
-
-
-@dataclass(frozen=True, slots=True)
-class Annotator:
-    """Adds fields to each library's record (``ndk``, ``stl``, ``reference``, ...).
-
-    ``annotate`` runs once per loadable library while its ABI is in memory; libraries that could
-    not be read get every name of ``fields`` as ``None``, so the JSON keeps one shape.
-    """
-
-    fields: tuple[str, ...]
-    annotate: Callable[[AbiContext, str], Mapping[str, object]]
-
-
-@dataclass(frozen=True, slots=True)
-class PackageResult:
-    findings: tuple[Finding, ...] = ()
-    fields: tuple[tuple[str, object], ...] = ()
-
-
-PackageAnalysis = Callable[[Package, "Report"], PackageResult]
-"""Runs once after every ABI (model checks, reference lookups that need the whole package)."""
+_CORE_ONLY = Suite()
+"""No analysis beyond what the engine itself reports (parsing, loading, the link resolver)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +51,7 @@ def _parse(package: Package, entry: LibraryEntry) -> _Parsed:
                 mapped.release()
         data = package.read(entry)
     except MemberError as exc:
-        return _Parsed(entry, entry.abi or UNKNOWN_ABI, None, None, _member_reason(exc, entry))
+        return _Parsed(entry, entry.abi or UNKNOWN_ABI, None, None, member_reason(str(exc), entry.path))
     return _parse_bytes(entry, data, _Digest(data))
 
 
@@ -182,13 +92,6 @@ class _Digest:
             self._thread.join()
         assert self._value is not None
         return self._value
-
-
-def _member_reason(exc: MemberError, entry: LibraryEntry) -> str:
-    # MemberError names the package and member; the finding already names the library.
-    text = str(exc)
-    marker = f"{entry.path}: "
-    return text.split(marker, 1)[1] if marker in text else text
 
 
 def _abi_batches(package: Package, entries: Sequence[LibraryEntry]) -> Iterable[list[_Parsed]]:
@@ -244,32 +147,14 @@ def _record(
 
 def _corrupt(parsed: _Parsed, affected: tuple[str, ...]) -> Finding:
     name = parsed.entry.name
-    return Finding(
-        rule=CORRUPT_LIBRARY.id,
-        severity=CORRUPT_LIBRARY.severity,
-        abi=parsed.abi,
-        library=name,
+    return CORRUPT_LIBRARY.finding(
+        parsed.abi,
+        name,
+        f'"{name}" is not a loadable ELF shared object: {parsed.error}',
+        f"Rebuild or re-download {name} and check how it reaches the package "
+        "(an interrupted copy or a Git LFS pointer file are common causes).",
         path=parsed.entry.path,
-        message=f'"{name}" is not a loadable ELF shared object: {parsed.error}',
-        hint=(
-            f"Rebuild or re-download {name} and check how it reaches the package "
-            "(an interrupted copy or a Git LFS pointer file are common causes)."
-        ),
         affected=affected,
-    )
-
-
-def _outside_aar(finding: Finding) -> Finding:
-    """An AAR is not what the device loads: a library it needs may come from another dependency
-    of the app (fbjni, the C++ runtime). A warning here; in the app's APK it is an error."""
-    return replace(
-        finding,
-        severity=Severity.WARNING,
-        message=f"{finding.message} (not in this AAR: the app must package it from another dependency)",
-        hint=(
-            f"Make sure the app gets {finding.needed} for this ABI: declare the dependency that ships it in "
-            "this library's POM, or check the app with `symaudit apk`, where a missing library is an error."
-        ),
     )
 
 
@@ -288,24 +173,22 @@ def _check_abis_present(path: str, abis: Sequence[str] | None, present: set[str]
 
 def audit_package(
     package: Package,
+    suite: Suite = _CORE_ONLY,
     abis: Sequence[str] | None = None,
-    analyses: Sequence[AbiAnalysis] = (),
-    annotators: Sequence[Annotator] = (),
-    package_analyses: Sequence[PackageAnalysis] = (),
     app: AppFacts | None = None,
-    refiners: Sequence[FindingRefiner] = (),
 ) -> Report:
     """Audit every native library of ``package`` (restricted to ``abis`` when given).
 
     ``app`` carries the manifest facts (minSdk, extractNativeLibs) the platform rules need;
-    the caller reads them (see :func:`symaudit.manifest.app_facts`).
+    the caller reads them (see :func:`symaudit.containers.android_manifest.app_facts`). Which
+    analyses run, and in what order, is the caller's list (:mod:`symaudit.suites`); the engine
+    itself only parses, resolves the load groups and reports what cannot be parsed or loaded.
     """
     listed = package.libraries()
     entries = [e for e in listed if not abis or e.abi is None or e.abi in abis]
     present = {e.abi for e in listed if e.abi is not None}
     records: list[LibraryRecord] = []
     findings: list[Finding] = []
-    names_by_abi: dict[str, set[str]] = {}
     for batch in _abi_batches(package, entries):
         if batch:
             present.add(batch[0].abi)
@@ -320,7 +203,6 @@ def audit_package(
         arch_findings: list[Finding] = []
         for parsed in batch:
             name = parsed.entry.name
-            names_by_abi.setdefault(abi, set()).add(name)
             if name in paths:
                 # The same library twice in one ABI (an APKS split and its standalone twin):
                 # the first one is what the device gets; keep its record, skip the copy.
@@ -353,7 +235,7 @@ def audit_package(
         for parsed in kept:
             name = parsed.entry.name
             extra: dict[str, object] = {}
-            for annotator in annotators:
+            for annotator in suite.annotators:
                 extra.update(dict.fromkeys(annotator.fields))
                 if name in loadable:
                     extra.update(annotator.annotate(context, name))
@@ -363,11 +245,9 @@ def audit_package(
         for finding in arch_findings:
             findings.append(replace(finding, affected=_dependents(finding.library or "", groups)))
         abi_findings = list(linker_findings)
-        if package.kind is PackageKind.AAR:
-            abi_findings = [_outside_aar(f) if f.rule == MISSING_LIBRARY.id else f for f in abi_findings]
-        for analysis in analyses:
+        for analysis in suite.analyses:
             abi_findings.extend(analysis(context))
-        for refine in refiners:
+        for refine in suite.refiners:
             abi_findings = [refine(context, finding) for finding in abi_findings]
         findings.extend(abi_findings)
         # Let this ABI's models go before the generator parses the next ABI's libraries: the
@@ -375,8 +255,6 @@ def audit_package(
         del batch, loadable, kept, context
         parsed = None  # type: ignore[assignment]
     _check_abis_present(package.path, abis, present)
-    if package.kind is not PackageKind.FILES:
-        findings.extend(abi_incomplete(names_by_abi))
     records.sort(key=lambda r: (r.abi, r.name, r.path))
     report = Report(
         input=InputRecord(package.path, package.kind.value, package.sha256),
@@ -385,7 +263,7 @@ def audit_package(
         app=app,
     )
     fields: list[tuple[str, object]] = []
-    for package_analysis in package_analyses:
+    for package_analysis in suite.package_analyses:
         result = package_analysis(package, report)
         findings.extend(result.findings)
         fields.extend(result.fields)

@@ -8,13 +8,14 @@ changed hint does not make an old finding look new, and a severity override does
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from symaudit.errors import InputError
 from symaudit.findings import Finding
 from symaudit.report.from_json import load_report
+from symaudit.results import Report
 
 Identity = tuple[str, str | None, str | None, str | None]
 
@@ -45,3 +46,19 @@ def split_findings(
     for finding in findings:
         (known if finding.identity in baseline.identities else new).append(finding)
     return tuple(new), tuple(known)
+
+
+def settle(
+    report: Report, severity: Sequence[tuple[str, str]], baseline: Baseline | None
+) -> tuple[Report, Report]:
+    """(the whole report with the configured severities, what is left to report after the
+    baseline). The first is what ``--write-baseline`` records for the next run."""
+    from symaudit.config import apply_severity
+
+    if severity:
+        report = replace(report, findings=apply_severity(report.findings, severity))
+    if baseline is None:
+        return report, report
+    new, known = split_findings(report.findings, baseline)
+    summary = {"path": baseline.path, "known": len(known)}
+    return report, replace(report, findings=new, extra=(*report.extra, ("baseline", summary)))

@@ -1,5 +1,6 @@
-"""The command line. Wires the stages, writes output and maps errors to exit codes; decides
-nothing about libraries.
+"""The command line: parses options, calls the audit suite (:mod:`symaudit.suites`), writes
+the outputs and maps errors to exit codes; decides nothing about libraries. The only module that
+imports click.
 
 Exit codes: 0 nothing at or above ``--fail-on``; 1 something is; 2 usage error or unreadable
 input (one line on stderr naming the file and the problem, never a traceback).
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,44 +20,23 @@ import click
 from click.core import ParameterSource
 
 from symaudit import __version__
+from symaudit.config import FAIL_ON
 from symaudit.errors import InputError, SymauditError
+from symaudit.report.formats import FORMATS, render
 
 if TYPE_CHECKING:
-    from symaudit.audit import Report
     from symaudit.baseline import Baseline
     from symaudit.config import Settings
-
-FORMATS = ("text", "json", "sarif", "markdown", "github")
-FAIL_ON = ("error", "warning", "never")
-GROUPED = ("text", "markdown", "github")
-"""Formats that group findings and fold long lists (``--verbose`` lists everything)."""
-_FAIL_RANK = {"error": 2, "warning": 1}
-
-
-def _renderer(fmt: str) -> Callable[[Report], str]:
-    import importlib
-
-    module = importlib.import_module(f"symaudit.report.{fmt}")  # one module per format
-    render: Callable[[Report], str] = module.render
-    return render
+    from symaudit.results import Report
 
 
 def _write(text: str, output: str | None) -> None:
+    from symaudit.outputs import write_text
+
     if output is None:
         click.echo(text, nl=False)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise InputError(f"{output}: cannot write report: {exc.strerror or exc}") from exc
-
-
-def _exit_code(report: Report, fail_on: str) -> int:
-    if fail_on == "never":
-        return 0
-    threshold = _FAIL_RANK[fail_on]
-    return 1 if any(f.severity.rank >= threshold for f in report.findings) else 0
+    else:
+        write_text(output, text, "cannot write report")
 
 
 class _OrderedCommand(click.Command):
@@ -73,47 +54,6 @@ class _Group(click.Group):
     command_class = _OrderedCommand
 
 
-def _format_pairs(
-    formats: Sequence[str], outputs: Sequence[str], order: Sequence[str | None] | None
-) -> list[tuple[str, str | None]]:
-    """(format, output file or None for standard output), in command-line order.
-
-    An ``--output`` belongs to the ``--format`` just before it; one given before any ``--format``
-    waits for the next (``-o r.json --format json``); with no ``--format`` at all it takes text.
-    """
-    if order is None:  # not called through the command line: pair by position
-        order = ["format"] * len(formats) + ["output"] * len(outputs)
-    pairs: list[list[Any]] = []
-    held: list[str] = []
-    next_format, next_output = iter(formats), iter(outputs)
-    for name in order:
-        if name == "format":
-            pairs.append([next(next_format), held.pop(0) if held else None])
-        elif name == "output":
-            output = next(next_output)
-            if pairs and pairs[-1][1] is None:
-                pairs[-1][1] = output
-            else:
-                held.append(output)
-    if not pairs:
-        pairs.append(["text", held.pop(0) if held else None])
-    if held:
-        raise click.UsageError(
-            f"--output {held[0]} follows a --format that already has one; give each --output its own --format"
-        )
-    stdout = [fmt for fmt, output in pairs if output is None]
-    if len(stdout) > 1:
-        raise click.UsageError(
-            f"only one --format can go to standard output ({', '.join(stdout)} would); "
-            "give the others an --output FILE"
-        )
-    files = [output for _, output in pairs if output is not None]
-    for output in files:
-        if files.count(output) > 1:
-            raise click.UsageError(f"--output {output} is given for more than one --format")
-    return [(fmt, output) for fmt, output in pairs]
-
-
 @dataclass(frozen=True)
 class _Plan:
     """What to do after the audit, checked before it runs (a typo costs no audit time)."""
@@ -123,85 +63,49 @@ class _Plan:
     baseline: Baseline | None
 
 
-def _check_outputs_spare_inputs(outputs: Sequence[str], inputs: Sequence[str | None]) -> None:
-    """An output file that is an input (``-o app.apk``) would destroy the input it reports on."""
-    for output in outputs:
-        for path in inputs:
-            if not path:
-                continue
-            try:
-                same = os.path.samefile(output, path)
-            except OSError:  # either does not exist (yet): compare the paths themselves
-                same = os.path.realpath(output) == os.path.realpath(path)
-            if same:
-                raise InputError(f"{output}: is an input of this run; writing a report there would overwrite it")
-
-
 def _plan(options: dict[str, Any], inputs: Sequence[str | None] = ()) -> _Plan:
     """Merge the config file into ``options`` (the command line wins) and check the outputs."""
     from pathlib import Path
 
     from symaudit.baseline import load_baseline
-    from symaudit.config import settings_for
+    from symaudit.config import merge_options, settings_for
+    from symaudit.outputs import OutputPlanError, check_outputs_spare_inputs, format_pairs
 
     context = click.get_current_context()
     settings = settings_for(options.get("config"), Path.cwd())
-    if settings.fail_on and context.get_parameter_source("fail_on") in (None, ParameterSource.DEFAULT):
-        options["fail_on"] = settings.fail_on
-    options["ignore"] = (*settings.ignore, *options["ignore"])
-    if "ndk" in options and options["ndk"] is None and settings.ndk is not None:
-        options["ndk"] = settings.ndk
-    outputs = _format_pairs(options["format"], options["output"], context.meta.get("symaudit.option_order"))
+    merge_options(options, settings, context.get_parameter_source("fail_on") not in (None, ParameterSource.DEFAULT))
+    try:
+        outputs = format_pairs(options["format"], options["output"], context.meta.get("symaudit.option_order"))
+    except OutputPlanError as exc:
+        raise click.UsageError(str(exc)) from None
     written = [output for _, output in outputs if output is not None]
-    inputs = [*inputs, *(options.get("model") or ()), options.get("baseline"), options.get("config")]
-    _check_outputs_spare_inputs([*written, *filter(None, [options.get("write_baseline")])], inputs)
+    check_outputs_spare_inputs(
+        [*written, *filter(None, [options.get("write_baseline")])],
+        [*inputs, *(options.get("model") or ()), options.get("baseline"), options.get("config")],
+    )
     baseline = load_baseline(options["baseline"]) if options.get("baseline") else None
     return _Plan(settings, outputs, baseline)
 
 
-def _append_step_summary(text: str) -> None:
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not path:
-        return
-    try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot append to GITHUB_STEP_SUMMARY: {exc.strerror or exc}") from exc
-
-
 def _finish(report: Report, options: dict[str, Any], plan: _Plan) -> int:
     """Severity overrides, baseline, every requested format; the exit code."""
-    from dataclasses import replace
-
-    from symaudit.baseline import split_findings
-    from symaudit.config import apply_severity
-    from symaudit.report import json as json_report
+    from symaudit.baseline import settle
+    from symaudit.outputs import append_step_summary, exit_code
     from symaudit.report.text import verdict
 
-    if plan.settings.severity:
-        report = replace(report, findings=apply_severity(report.findings, plan.settings.severity))
-    if options.get("write_baseline"):
-        # The whole current state (before --baseline filters it): the next run's baseline.
-        _write(json_report.render(report), options["write_baseline"])
-    if plan.baseline is not None:
-        new, known = split_findings(report.findings, plan.baseline)
-        summary = {"path": plan.baseline.path, "known": len(known)}
-        report = replace(report, findings=new, extra=(*report.extra, ("baseline", summary)))
+    whole, report = settle(report, plan.settings.severity, plan.baseline)
+    written = [output for _, output in plan.outputs if output is not None]
+    if options.get("write_baseline"):  # the whole current state: the next run's baseline
+        _write(render("json", whole, False), options["write_baseline"])
+        written.append(f"baseline: {options['write_baseline']}")
     verbose = bool(options.get("verbose"))
     for fmt, output in plan.outputs:
-        render = _renderer(fmt)
-        _write(render(report, verbose=verbose) if fmt in GROUPED else render(report), output)  # type: ignore[call-arg]
+        _write(render(fmt, report, verbose), output)
         if fmt == "github":
-            from symaudit.report import markdown as markdown_report
-
-            _append_step_summary(markdown_report.render(report, verbose=verbose))
-    written = [output for _, output in plan.outputs if output is not None]
-    if options.get("write_baseline"):
-        written.append(f"baseline: {options['write_baseline']}")
+            append_step_summary(render("markdown", report, verbose), os.environ)
     if written:
         click.echo(f"{verdict(report)} (report: {', '.join(written)})", err=True)
-    return _exit_code(report, options["fail_on"])
+    return exit_code(report, options["fail_on"])
 
 
 def _progress(label: str, total: int | None) -> Any:
@@ -224,70 +128,23 @@ def _progress(label: str, total: int | None) -> Any:
     return _Bar()
 
 
-def _maven_client(options: dict[str, Any], config_repos: Sequence[str], budget: float | None = None) -> Any:
-    from symaudit.references.session import maven_client
+def _maven_client(options: dict[str, Any], settings: Settings, budgeted: bool = True) -> Any:
+    """Made only when a reference is needed: the HTTP stack is imported here. Audits spend at most
+    the network budget; ``refs`` and ``diff`` commands, which the user runs to download, do not."""
+    from symaudit.references.session import maven_client, network_budget
 
-    return maven_client(options["maven_repo"], options["offline"], config_repos, os.environ, _progress, budget)
-
-
-def _references(package: Any, options: dict[str, Any], settings: Any) -> Any:
-    """The reference analyses for the package: Maven lookups unless --no-references."""
-    from symaudit.references.families import modules_for
-
-    names = {entry.name for entry in package.libraries()}
-    modules = modules_for(names)
-    if not modules:  # nothing to look up: no client, and no import of the HTTP stack (~0.1 s)
-        from symaudit.references.analysis import ReferenceAudit
-
-        return ReferenceAudit(modules=modules)
-    from symaudit.references.session import network_budget, reference_audit, references_enabled
-
-    budget = network_budget(options.get("network_budget"), os.environ, settings.network_budget)
-    enabled = references_enabled(options["references"], os.environ)
-    client = _maven_client(options, settings.maven_repos, budget) if enabled else None
-    try:
-        return reference_audit(names, client)
-    finally:
-        if client is not None:
-            client.close()
+    budget = network_budget(options.get("network_budget"), os.environ, settings.network_budget) if budgeted else None
+    return maven_client(options["maven_repo"], options["offline"], settings.maven_repos, os.environ, _progress, budget)
 
 
 def _audit_command(paths: Sequence[str], options: dict[str, Any]) -> int:
-    from dataclasses import replace
-
-    from symaudit.analysis.platform_rules import (
-        SysrootSource,
-        identification,
-        ndk_notice,
-        platform_analyses,
-        prefab_index,
-    )
-    from symaudit.audit import audit_package
-    from symaudit.containers import open_package
-    from symaudit.ignore import IgnorePattern, apply_ignores
-    from symaudit.manifest import app_facts
-    from symaudit.ndk import find_ndk
-    from symaudit.torchmodel.analysis import ModelAudit, model_inputs
+    from symaudit.suites import AppRequest, audit_app, references_enabled
 
     plan = _plan(options, paths)
-    ignores = [IgnorePattern.parse(text) for text in options["ignore"]]
-    with open_package(list(paths)) as package:
-        # --min-sdk wins over the manifest; the config's min-sdk only fills in when the manifest is silent.
-        app = app_facts(package, options["min_sdk"], fallback=plan.settings.min_sdk)
-        source = SysrootSource(find_ndk(options["ndk"], near=paths[0]))
-        references = _references(package, options, plan.settings)
-        models = ModelAudit(package, model_inputs(options.get("model") or ()))
-        report = audit_package(
-            package,
-            abis=options["abi"] or None,
-            analyses=[*platform_analyses(source), references.mismatches, models.abi_analysis],
-            annotators=[identification(prefab_index(package)), references.annotator],
-            package_analyses=[ndk_notice(source), references.package_result, models.package_analysis],
-            app=app,
-            refiners=[references.refine],
-        )
-    if ignores:
-        report = replace(report, findings=apply_ignores(report.findings, ignores))
+    request = AppRequest(paths, options["abi"], options["min_sdk"], options["ndk"], options.get("model") or (),
+                         options["ignore"], min_sdk_fallback=plan.settings.min_sdk)
+    enabled = references_enabled(options["references"], os.environ)
+    report = audit_app(request, (lambda: _maven_client(options, plan.settings)) if enabled else None)
     return _finish(report, options, plan)
 
 
@@ -302,58 +159,63 @@ def _maven_options() -> list[Callable[..., Any]]:
     ]
 
 
-_VERBOSE = click.option(
-    "--verbose", "-v", is_flag=True, default=False,
-    help="List every library, ABI and hint in the text, Markdown and GitHub reports (long lists are "
-    "folded to a count by default; JSON and SARIF always list everything).",
+_REPORT_OPTIONS = [
+    click.option("--format", "format", type=click.Choice(tuple(FORMATS)), multiple=True,
+                 help="Report format (default text); repeatable, each followed by its own --output."),
+    click.option("--output", "-o", type=click.Path(dir_okay=False), multiple=True,
+                 help="Write the report of the --format before it to FILE instead of standard output."),
+    click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+                 help="Exit 1 when a finding of this severity or worse is reported."),
+    click.option("--verbose", "-v", is_flag=True, default=False,
+                 help="List every library, ABI and hint in the text, Markdown and GitHub reports (long "
+                      "lists are folded to a count by default; JSON and SARIF always list everything)."),
+]
+_IGNORE_OPTION = click.option("--ignore", multiple=True, metavar="RULE[:LIBRARY[:SYMBOL]]",
+                              help="Drop matching findings (repeatable; LIBRARY and SYMBOL are glob patterns).")
+
+
+def _with(options: list[Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(options):
+            func = decorator(func)
+        return func
+
+    return decorate
+
+
+_audit_options = _with([
+    *_REPORT_OPTIONS,
+    click.option("--abi", multiple=True, metavar="ABI",
+                 help="Audit only this ABI (repeatable), e.g. --abi arm64-v8a."),
+    _IGNORE_OPTION,
+    click.option("--min-sdk", type=click.IntRange(1, 100), default=None, metavar="N",
+                 help="The app's minSdkVersion (default: read from the package's manifest)."),
+    click.option("--ndk", type=click.Path(file_okay=False), default=None, metavar="PATH",
+                 help="Android NDK to check platform symbols against (default: ANDROID_NDK_HOME, "
+                      "ANDROID_NDK_ROOT, ANDROID_HOME/ndk, local.properties)."),
+    click.option("--config", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                 help="Settings file (default: symaudit.toml or [tool.symaudit] in pyproject.toml, "
+                      "searched upward from the working directory)."),
+    click.option("--baseline", type=click.Path(dir_okay=False), default=None, metavar="REPORT.json",
+                 help="Report only findings that are not in this earlier JSON report."),
+    click.option("--write-baseline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                 help="Also write this run's findings as a JSON report to use with --baseline."),
+    *_maven_options(),
+    click.option("--references/--no-references", default=True, show_default=True,
+                 help="Identify packaged libtorch/fbjni builds against the Maven references "
+                      "(SYMAUDIT_REFERENCES=0 also turns it off)."),
+    click.option("--network-budget", type=click.FloatRange(0, 86400), default=None, metavar="SECONDS",
+                 help="Most time the reference lookups may spend on the network in all, then the "
+                      "audit goes on without what is missing (default 60; also "
+                      "SYMAUDIT_NETWORK_BUDGET or network-budget in the config)."),
+])
+
+
+_model_option = click.option(
+    "--model", "model", multiple=True, type=click.Path(dir_okay=False), metavar="PATH",
+    help="Also check this TorchScript/lite model against the package's libtorch (repeatable); "
+    "models among the package's assets are checked without it.",
 )
-
-
-def _audit_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    decorators = [
-        click.option("--format", "format", type=click.Choice(FORMATS), multiple=True,
-                     help="Report format (default text); repeatable, each followed by its own --output."),
-        click.option("--output", "-o", type=click.Path(dir_okay=False), multiple=True,
-                     help="Write the report of the --format before it to FILE instead of standard output."),
-        click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
-                     help="Exit 1 when a finding of this severity or worse is reported."),
-        _VERBOSE,
-        click.option("--abi", multiple=True, metavar="ABI",
-                     help="Audit only this ABI (repeatable), e.g. --abi arm64-v8a."),
-        click.option("--ignore", multiple=True, metavar="RULE[:LIBRARY[:SYMBOL]]",
-                     help="Drop matching findings (repeatable; LIBRARY and SYMBOL are glob patterns)."),
-        click.option("--min-sdk", type=click.IntRange(1, 100), default=None, metavar="N",
-                     help="The app's minSdkVersion (default: read from the package's manifest)."),
-        click.option("--ndk", type=click.Path(file_okay=False), default=None, metavar="PATH",
-                     help="Android NDK to check platform symbols against (default: ANDROID_NDK_HOME, "
-                          "ANDROID_NDK_ROOT, ANDROID_HOME/ndk, local.properties)."),
-        click.option("--config", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-                     help="Settings file (default: symaudit.toml or [tool.symaudit] in pyproject.toml, "
-                          "searched upward from the working directory)."),
-        click.option("--baseline", type=click.Path(dir_okay=False), default=None, metavar="REPORT.json",
-                     help="Report only findings that are not in this earlier JSON report."),
-        click.option("--write-baseline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-                     help="Also write this run's findings as a JSON report to use with --baseline."),
-        *_maven_options(),
-        click.option("--references/--no-references", default=True, show_default=True,
-                     help="Identify packaged libtorch/fbjni builds against the Maven references "
-                          "(SYMAUDIT_REFERENCES=0 also turns it off)."),
-        click.option("--network-budget", type=click.FloatRange(0, 86400), default=None, metavar="SECONDS",
-                     help="Most time the reference lookups may spend on the network in all, then the "
-                          "audit goes on without what is missing (default 60; also "
-                          "SYMAUDIT_NETWORK_BUDGET or network-budget in the config)."),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
-
-
-def _model_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--model", "model", multiple=True, type=click.Path(dir_okay=False), metavar="PATH",
-        help="Also check this TorchScript/lite model against the package's libtorch (repeatable); "
-        "models among the package's assets are checked without it.",
-    )(func)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -378,22 +240,18 @@ def cli() -> None:
     """
 
 
-@cli.command()
-@click.argument("path")
-@_audit_options
-@_model_option
-def apk(path: str, **options: Any) -> int:
-    """Audit an APK, AAB, APKS (or any zip with lib/<abi>/ folders)."""
-    return _audit_command([path], options)
+def _package_command(name: str, doc: str) -> None:
+    """``symaudit apk`` and ``symaudit aar``: one package, every audit option, and ``--model``."""
+
+    def command(path: str, **options: Any) -> int:
+        return _audit_command([path], options)
+
+    command.__doc__ = doc
+    cli.command(name)(click.argument("path")(_audit_options(_model_option(command))))
 
 
-@cli.command()
-@click.argument("path")
-@_audit_options
-@_model_option
-def aar(path: str, **options: Any) -> int:
-    """Audit an Android library (AAR): jni/<abi>/ and prefab libraries."""
-    return _audit_command([path], options)
+_package_command("apk", "Audit an APK, AAB, APKS (or any zip with lib/<abi>/ folders).")
+_package_command("aar", "Audit an Android library (AAR): jni/<abi>/ and prefab libraries.")
 
 
 @cli.command()
@@ -408,29 +266,14 @@ def libs(paths: tuple[str, ...], **options: Any) -> int:
 @click.argument("model_path", metavar="MODEL")
 @click.option("--runtime", metavar="APK|AAR|SO", default=None,
               help="Check against the libtorch runtime in this package or library.")
-@click.option("--format", "format", type=click.Choice(FORMATS), multiple=True,
-              help="Report format (default text); repeatable, each followed by its own --output.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), multiple=True,
-              help="Write the report of the --format before it to FILE instead of standard output.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
-              help="Exit 1 when a finding of this severity or worse is reported.")
-@click.option("--ignore", multiple=True, metavar="RULE[:LIBRARY[:SYMBOL]]",
-              help="Drop matching findings (repeatable; LIBRARY and SYMBOL are glob patterns).")
-@_VERBOSE
+@_with([*_REPORT_OPTIONS, _IGNORE_OPTION])
 def model(model_path: str, runtime: str | None, **options: Any) -> int:
     """Read a TorchScript (.pt) or lite (.ptl) model: versions, operators, and whether a runtime
     runs it."""
-    from dataclasses import replace
-
-    from symaudit.ignore import IgnorePattern, apply_ignores
-    from symaudit.torchmodel.analysis import audit_model_file
+    from symaudit.suites import audit_model_file
 
     plan = _plan(options, (model_path, runtime))
-    report = audit_model_file(model_path, runtime)
-    ignores = [IgnorePattern.parse(text) for text in options["ignore"]]
-    if ignores:
-        report = replace(report, findings=apply_ignores(report.findings, ignores))
-    return _finish(report, options, plan)
+    return _finish(audit_model_file(model_path, runtime, options["ignore"]), options, plan)
 
 
 @cli.command()
@@ -447,19 +290,10 @@ def rules(format: str) -> int:
 @cli.command()
 @click.argument("report_path", metavar="REPORT.json", type=click.Path(dir_okay=False))
 @click.option("--repo", metavar="OWNER/NAME", default=None, help="Repository (default: GITHUB_REPOSITORY).")
-@click.option(
-    "--pr",
-    type=click.IntRange(1),
-    default=None,
-    metavar="N",
-    help="Pull request number (default: from the event in GITHUB_EVENT_PATH).",
-)
-@click.option(
-    "--api-url",
-    metavar="URL",
-    default=None,
-    help="GitHub API URL (default: GITHUB_API_URL, else https://api.github.com).",
-)
+@click.option("--pr", type=click.IntRange(1), default=None, metavar="N",
+              help="Pull request number (default: from the event in GITHUB_EVENT_PATH).")
+@click.option("--api-url", metavar="URL", default=None,
+              help="GitHub API URL (default: GITHUB_API_URL, else https://api.github.com).")
 @click.option("--dry-run", is_flag=True, help="Print the comment instead of sending it; no token needed.")
 def comment(report_path: str, repo: str | None, pr: int | None, api_url: str | None, dry_run: bool) -> int:
     """Post or update the sticky pull-request comment for a JSON report of an earlier run.
@@ -468,12 +302,11 @@ def comment(report_path: str, repo: str | None, pr: int | None, api_url: str | N
     2 on a usage or API error.
     """
     from symaudit import github_comment
-    from symaudit.report import markdown as markdown_report
     from symaudit.report.from_json import load_report
 
     report = load_report(report_path)
     target = github_comment.resolve_target(repo, pr, api_url, os.environ)
-    body = github_comment.comment_body(markdown_report.render(report))
+    body = github_comment.comment_body(FORMATS["markdown"](report))
     if dry_run:
         click.echo(
             f"would create or update the comment marked {github_comment.MARKER} "
@@ -494,19 +327,20 @@ def comment(report_path: str, repo: str | None, pr: int | None, api_url: str | N
     return 0
 
 
-def _maven_settings(config: str | None) -> Sequence[str]:
-    """``maven-repos`` of the config file (None: the one found upward from the working directory)."""
+@contextmanager
+def _store(options: dict[str, Any]) -> Iterator[Any]:
+    """A reference store on the run's Maven client, closed when the command is done."""
     from pathlib import Path
 
     from symaudit.config import settings_for
-
-    return settings_for(config, Path.cwd()).maven_repos
-
-
-def _store(options: dict[str, Any]) -> Any:
     from symaudit.references.store import ReferenceStore
 
-    return ReferenceStore(_maven_client(options, _maven_settings(options.get("config"))))
+    settings = settings_for(options.get("config"), Path.cwd())  # the config found upward by default
+    store = ReferenceStore(_maven_client(options, settings, budgeted=False))
+    try:
+        yield store
+    finally:
+        store.client.close()
 
 
 _REFS_OPTIONS = [
@@ -514,15 +348,6 @@ _REFS_OPTIONS = [
     click.option("--config", type=click.Path(dir_okay=False), default=None, metavar="FILE",
                  help="Settings file for maven-repos (default: searched upward)."),
 ]
-
-
-def _with(options: list[Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        for decorator in reversed(options):
-            func = decorator(func)
-        return func
-
-    return decorate
 
 
 @cli.group()
@@ -537,27 +362,14 @@ def refs_fetch(coordinates: tuple[str, ...], **options: Any) -> int:
     """Fetch reference AARs (every version in maven-metadata.xml when no version is given) and
     cache their manifests. Local Gradle and Maven caches are used first."""
     from symaudit.maven.coordinates import Coordinate
+    from symaudit.references.commands import fetch
 
     parsed = [Coordinate.parse(text) for text in coordinates]
-    store = _store(options)
     failed = 0
-    try:
-        for coordinate in parsed:
-            versions = [coordinate.version] if coordinate.version else store.versions(coordinate)
-            for version in versions:
-                wanted = coordinate.with_version(version)
-                try:
-                    manifest = store.manifest(wanted)
-                except SymauditError as exc:
-                    if len(parsed) == 1 and len(versions) == 1:
-                        raise
-                    click.echo(f"symaudit: error: {exc}", err=True)
-                    failed += 1
-                    continue
-                abis = ", ".join(manifest.abis) or "no native libraries"
-                click.echo(f"{wanted}  sha256:{manifest.sha256[:16]}  {len(manifest.libraries)} libraries ({abis})")
-    finally:
-        store.client.close()
+    with _store(options) as store:
+        for line, error in fetch(store, parsed):
+            click.echo(line, err=error)
+            failed += error
     return 2 if failed else 0
 
 
@@ -565,12 +377,10 @@ def refs_fetch(coordinates: tuple[str, ...], **options: Any) -> int:
 @_with(_REFS_OPTIONS)
 def refs_list(**options: Any) -> int:
     """List the references in symaudit's cache."""
-    store = _store(options)
-    rows = []
-    for coordinate, entry in store.client.cache.indexed():
-        manifest = "manifest" if store.client.cache.manifest_path(entry["sha256"]).is_file() else "no manifest"
-        rows.append(f"{coordinate}  sha256:{str(entry['sha256'])[:16]}  {entry.get('origin', '?')}  {manifest}")
-    click.echo("\n".join(rows) if rows else f"no references cached in {store.client.cache.root}")
+    from symaudit.references.commands import listing
+
+    with _store(options) as store:
+        click.echo(listing(store))
     return 0
 
 
@@ -581,33 +391,10 @@ def refs_list(**options: Any) -> int:
 @_with(_REFS_OPTIONS)
 def refs_show(coordinate: str, abi: str | None, format: str, **options: Any) -> int:
     """Show a reference's libraries: sha256, soname, needed, NDK, export and import counts."""
-    import json
+    from symaudit.references.commands import show
 
-    from symaudit.maven.coordinates import Coordinate
-    from symaudit.references.manifest import to_json
-
-    parsed = Coordinate.parse(coordinate)
-    if parsed.version is None:
-        raise InputError(f"{coordinate}: name a version (group:artifact:version)")
-    store = _store(options)
-    try:
-        manifest = store.manifest(parsed)
-    finally:
-        store.client.close()
-    libraries = [lib for lib in manifest.libraries if abi is None or lib.abi == abi]
-    if abi is not None and not libraries:
-        raise InputError(f"{parsed}: no library for ABI {abi} (found: {', '.join(manifest.abis)})")
-    if format == "json":
-        data = to_json(manifest)
-        data["libraries"] = [d for d in data["libraries"] if abi is None or d["abi"] == abi]
-        click.echo(json.dumps(data, indent=2))
-        return 0
-    click.echo(f"{manifest.coordinate}  sha256:{manifest.sha256}")
-    for lib in libraries:
-        click.echo(
-            f"  {lib.abi}/{lib.name}  soname={lib.soname}  ndk={lib.ndk or '?'}  "
-            f"exports={len(lib.exports)}  imports={len(lib.imports)}  needed={','.join(lib.needed)}"
-        )
+    with _store(options) as store:
+        click.echo(show(store, coordinate, abi, format))
     return 0
 
 
@@ -626,24 +413,21 @@ def diff_command(a: str, b: str, abi: str | None, library: str | None, format: s
     Exports and imports added and removed, and signature changes grouped by demangled qualified
     name: "what broke between org.pytorch:pytorch_android:1.13.1 and 2.1.0".
     """
-    from symaudit.diff import diff, load_side
+    from symaudit.outputs import check_outputs_spare_inputs
     from symaudit.report.diff import render_json, render_text
+    from symaudit.symbol_diff import diff, load_side
 
     if output is not None:
-        _check_outputs_spare_inputs([output], [a, b, options.get("config")])
-    store: Any = None
+        check_outputs_spare_inputs([output], [a, b, options.get("config")])
+    with ExitStack() as stack:
+        stores: list[Any] = []
 
-    def manifest_for(coordinate: Any) -> Any:
-        nonlocal store
-        if store is None:
-            store = _store(options)
-        return store.manifest(coordinate)
+        def manifest_for(coordinate: Any) -> Any:
+            if not stores:  # a Maven client only when a side is a coordinate
+                stores.append(stack.enter_context(_store(options)))
+            return stores[0].manifest(coordinate)
 
-    try:
         result = diff(load_side(a, abi, library, manifest_for), load_side(b, abi, library, manifest_for))
-    finally:
-        if store is not None:
-            store.client.close()
     _write(render_json(result) if format == "json" else render_text(result), output)
     return 0
 

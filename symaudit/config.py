@@ -204,3 +204,14 @@ def apply_severity(findings: Iterable[Finding], overrides: Iterable[tuple[str, s
         elif level != OFF:
             result.append(finding.with_severity(Severity(level)))
     return tuple(sorted(result, key=sort_key))
+
+
+def merge_options(options: dict[str, Any], settings: Settings, fail_on_given: bool) -> None:
+    """Fill ``options`` from the settings where the command line did not say: ``fail-on`` unless
+    given, ``ndk`` unless set; ``ignore`` patterns are added to ``--ignore``'s. (``min-sdk`` is not
+    merged here: it only fills in when the package's manifest is silent, see ``app_facts``.)"""
+    if settings.fail_on and not fail_on_given:
+        options["fail_on"] = settings.fail_on
+    options["ignore"] = (*settings.ignore, *options["ignore"])
+    if "ndk" in options and options["ndk"] is None and settings.ndk is not None:
+        options["ndk"] = settings.ndk

@@ -6,7 +6,17 @@ per family, gathered into the one registry that ``symaudit rules``, the README t
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeGuard, TypeVar
+
+_T = TypeVar("_T")
+
+
+def extra_field(extra: tuple[tuple[str, object], ...], key: str, kind: type[_T]) -> _T | None:
+    """The added field ``key`` when it holds a ``kind`` (a typed fact), else None."""
+    value = dict(extra).get(key)
+    return value if isinstance(value, kind) else None
 
 
 class Severity(str, enum.Enum):
@@ -56,6 +66,19 @@ class Rule:
     not_checked: str | None = None
     """For ``NOT_CHECKED`` rules: what the verdict names as not checked."""
 
+    def finding(
+        self,
+        abi: str | None,
+        library: str | None,
+        message: str,
+        hint: str,
+        severity: Severity | None = None,
+        **facts: Any,
+    ) -> Finding:
+        """A finding of this rule, at the rule's severity unless ``severity`` says otherwise;
+        ``facts`` are the other :class:`Finding` fields (``symbol``, ``needed``, ``path``, ...)."""
+        return Finding(self.id, severity or self.severity, abi, library, message, hint, **facts)
+
 
 def define_rule(
     rule_id: str,
@@ -73,6 +96,41 @@ def define_rule(
     name = "".join(part.capitalize() for part in rule_id.split("-"))
     return Rule(
         rule_id, name, severity, summary, doc.strip(), horizon, below_api, api_fact, device, not_checked
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """The export of a shipped library nearest to an unresolved symbol: the same qualified
+    function with another signature (``same-function``), else the closest mangled name
+    (``similar-name``). Set by the references analysis; reporters make the words."""
+
+    symbol: str
+    demangled: str | None
+    library: str
+    kind: str
+    coordinate: str | None
+    """The reference the providing library was identified as, when it was."""
+
+    def as_json(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: object) -> Suggestion | None:
+        """The suggestion a JSON report holds; None when ``data`` is not exactly one."""
+        optional = (str, type(None))
+        shape = {"symbol": (str,), "demangled": optional, "library": (str,), "kind": (str,), "coordinate": optional}
+        return cls(**data) if has_shape(data, shape) else None
+
+
+def has_shape(data: object, shape: Mapping[str, tuple[type, ...]]) -> TypeGuard[dict[str, Any]]:
+    """Whether ``data`` is a JSON object with exactly these keys, in this order, of these types
+    (booleans are not numbers): the test a typed fact read back from a report must pass."""
+    if not isinstance(data, dict) or list(data) != list(shape):
+        return False
+    return all(
+        isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        for value, types in zip(data.values(), shape.values(), strict=True)
     )
 
 
@@ -101,6 +159,11 @@ class Finding:
     """Other libraries of the ABI whose load fails because of this finding."""
     extra: tuple[tuple[str, object], ...] = field(default=())
     """Rule-specific facts added by later analyses; rendered as extra JSON fields."""
+
+    @property
+    def suggestion(self) -> Suggestion | None:
+        """The nearest shipped export, on an ``unresolved-symbol`` the references analysis refined."""
+        return extra_field(self.extra, "suggestion", Suggestion)
 
     @property
     def identity(self) -> tuple[str, str | None, str | None, str | None]:

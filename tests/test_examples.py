@@ -18,7 +18,7 @@ import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
-from tests.comment.fake_github import FakeGitHub
+from tests.fake_github import FakeGitHub
 
 if sys.version_info >= (3, 11):
     import tomllib

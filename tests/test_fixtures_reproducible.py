@@ -333,7 +333,7 @@ def test_compressed_apk_deflates_its_libraries() -> None:
 
 
 def test_apk_manifest_is_binary_xml_with_the_documented_facts() -> None:
-    from symaudit.manifest import AppFacts, parse_binary_manifest
+    from symaudit.containers.android_manifest import AppFacts, parse_binary_manifest
 
     with zipfile.ZipFile(io.BytesIO(_package("clean.apk"))) as zf:
         facts = parse_binary_manifest(zf.read("AndroidManifest.xml"))

@@ -39,15 +39,11 @@ def wrong_arch(abi: str, name: str, path: str, library: ElfLibrary, loose: bool 
         message = f'"{name}" is {library.bits}-bit instead of {spec.bits}-bit'
     else:
         return None
-    return Finding(
-        rule=WRONG_ARCH.id,
-        severity=WRONG_ARCH.severity,
-        abi=abi,
-        library=name,
+    return WRONG_ARCH.finding(
+        abi,
+        name,
+        f"dlopen failed: {message}",
+        f"Put the {abi} build of {name} in lib/{abi}/ (check abiFilters and where prebuilt "
+        "libraries in jniLibs/ come from).",
         path=path,
-        message=f"dlopen failed: {message}",
-        hint=(
-            f"Put the {abi} build of {name} in lib/{abi}/ (check abiFilters and where prebuilt "
-            "libraries in jniLibs/ come from)."
-        ),
     )

@@ -185,18 +185,14 @@ def _missing_library_findings(
     findings = []
     for (needer, needed), roots in affected.items():
         findings.append(
-            Finding(
-                rule=MISSING_LIBRARY.id,
-                severity=MISSING_LIBRARY.severity,
-                abi=abi,
-                library=needer,
+            MISSING_LIBRARY.finding(
+                abi,
+                needer,
+                f'dlopen failed: library "{needed}" not found: needed by {needer}',
+                f"Package {needed} in lib/{abi}/ (add the dependency that ships it, or remove a "
+                f"packaging exclude that dropped it), or relink {needer} without it.",
                 needed=needed,
                 path=paths.get(needer),
-                message=f'dlopen failed: library "{needed}" not found: needed by {needer}',
-                hint=(
-                    f"Package {needed} in lib/{abi}/ (add the dependency that ships it, or remove a "
-                    f"packaging exclude that dropped it), or relink {needer} without it."
-                ),
                 affected=tuple(sorted(roots)),
             )
         )
@@ -251,17 +247,15 @@ def resolve_abi(
                 if other not in group.packaged and defines(libraries[other], name, version)
             ]
             findings.append(
-                Finding(
-                    rule=UNRESOLVED_SYMBOL.id,
-                    severity=UNRESOLVED_SYMBOL.severity,
-                    abi=abi,
-                    library=importer,
+                UNRESOLVED_SYMBOL.finding(
+                    abi,
+                    importer,
+                    f'dlopen failed: cannot locate symbol "{name}" referenced by "{importer}"',
+                    _unresolved_hint(importer, name, outside, group, version),
                     symbol=name,
                     demangled=demangle(name),
                     version=version,
                     path=paths.get(importer),
-                    message=f'dlopen failed: cannot locate symbol "{name}" referenced by "{importer}"',
-                    hint=_unresolved_hint(importer, name, outside, group, version),
                     searched=group.order,
                 )
             )

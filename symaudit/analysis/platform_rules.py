@@ -1,6 +1,6 @@
 """Platform rules: C++ runtime, API levels, platform symbols, 16 KB pages, loader-refused ELF.
 
-Each rule is a function of one ABI's :class:`~symaudit.audit.AbiContext` (the models, the load
+Each rule is a function of one ABI's :class:`~symaudit.analysis.context.AbiContext` (the models, the load
 groups, the container entries and the app's manifest facts). Rules whose verdict depends on the
 app's minSdk say so when it is unknown (a folder of libraries has no manifest: pass
 ``--min-sdk``) and report at warning level then, instead of guessing.
@@ -8,22 +8,20 @@ app's minSdk say so when it is unknown (a folder of libraries has no manifest: p
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from symaudit.analysis.identify import (
+from symaudit.analysis.context import AbiAnalysis, AbiContext, Annotator, PackageAnalysis, PackageResult
+from symaudit.analysis.linker import defines, presumed_platform, unmet_imports
+from symaudit.analysis.platform_libs import abi_specs, platform_libs
+from symaudit.analysis.toolchain import (
     SHARED_RUNTIMES,
     android_note,
     exports_ndk_cxx,
     identify_ndk,
     identify_stl,
-    prefab_metadata,
     release_order,
 )
-from symaudit.analysis.linker import defines, presumed_platform, unmet_imports
-from symaudit.analysis.platform_libs import abi_specs, platform_libs
-from symaudit.audit import AbiAnalysis, AbiContext, Annotator, PackageAnalysis, PackageResult, Report
 from symaudit.containers.base import Package, PackageKind
 from symaudit.demangle import demangle
 from symaudit.elf.model import (
@@ -41,12 +39,11 @@ from symaudit.elf.model import (
 from symaudit.facts import api_gate, first_64_bit_api, sixteen_k_abis
 from symaudit.findings import Finding, Rule, Severity
 from symaudit.ndk import Ndk, Sysroot
+from symaudit.results import Report
 from symaudit.rules import platform as rules
 
 PAGE_16K = 16384
 SIXTEEN_K_ABIS = sixteen_k_abis()
-_PREFAB_ABI_JSON = re.compile(r"prefab/modules/[^/]+/libs/android\.(?P<abi>[^/]+)/abi\.json")
-_PREFAB_LIMIT = 64 * 1024
 
 
 def _finding(
@@ -58,16 +55,7 @@ def _finding(
     severity: Severity | None = None,
     **kw: object,
 ) -> Finding:
-    return Finding(
-        rule=rule.id,
-        severity=severity or rule.severity,
-        abi=ctx.abi,
-        library=library,
-        message=message,
-        hint=hint,
-        path=ctx.paths.get(library),
-        **kw,  # type: ignore[arg-type]
-    )
+    return rule.finding(ctx.abi, library, message, hint, severity, path=ctx.paths.get(library), **kw)
 
 
 # The first API level with 64-bit support: no arm64-v8a or x86_64 device runs anything older.
@@ -445,43 +433,7 @@ def _library_features(
             )
 
 
-# -- wiring ---------------------------------------------------------------------------------------
-
-
-def platform_analyses(source: SysrootSource) -> list[AbiAnalysis]:
-    return [
-        stl_mixed,
-        stl_ndk_mismatch,
-        api_level_above_min_sdk,
-        platform_symbols(source),
-        private_platform_library,
-        load_align_16k,
-        zip_align_16k,
-        elf_features,
-    ]
-
-
-def prefab_index(package: Package) -> dict[tuple[str, str], dict[str, object]]:
-    """(abi, library file name) -> prefab ``abi.json`` of the module directory holding it."""
-    if package.kind is not PackageKind.AAR:
-        return {}
-    members = package.members()
-    index: dict[tuple[str, str], dict[str, object]] = {}
-    for member in members:
-        match = _PREFAB_ABI_JSON.fullmatch(member)
-        if not match:
-            continue
-        try:
-            metadata = prefab_metadata(package.read_member(member, _PREFAB_LIMIT))
-        except Exception:  # noqa: BLE001 - a broken abi.json is only missing metadata
-            continue
-        if metadata is None:
-            continue
-        folder = member.rsplit("/", 1)[0] + "/"
-        for other in members:
-            if other.startswith(folder) and other.endswith(".so") and "/" not in other[len(folder) :]:
-                index[(match.group("abi"), other[len(folder) :])] = metadata
-    return index
+# -- annotations and notices ----------------------------------------------------------------------
 
 
 def identification(prefab: Mapping[tuple[str, str], Mapping[str, object]]) -> Annotator:
@@ -500,15 +452,13 @@ def ndk_notice(source: SysrootSource, reason: str | None = None) -> PackageAnaly
     def analysis(package: Package, report: Report) -> PackageResult:
         if source.ndk is not None or not report.libraries:
             return PackageResult()
-        finding = Finding(
-            rule=rules.NDK_NOT_FOUND.id,
-            severity=rules.NDK_NOT_FOUND.severity,
-            abi=None,
-            library=None,
-            message=reason
+        finding = rules.NDK_NOT_FOUND.finding(
+            None,
+            None,
+            reason
             or "no Android NDK found (--ndk, ANDROID_NDK_HOME, ANDROID_NDK_ROOT, ANDROID_HOME/ndk, "
             "local.properties): platform symbols were presumed available",
-            hint="Pass --ndk PATH or set ANDROID_NDK_HOME to check platform symbols against the app's minSdk.",
+            "Pass --ndk PATH or set ANDROID_NDK_HOME to check platform symbols against the app's minSdk.",
         )
         return PackageResult(findings=(finding,))
 

@@ -155,3 +155,10 @@ def shown(path: str) -> str:
     """``path`` fit for a one-line message: member names come from the package, and a newline
     or a terminal escape in one must not break the line the CLI prints."""
     return path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
+
+
+def member_reason(message: str, member: str) -> str:
+    """The reason of an error about ``member`` without its ``package: member:`` prefix, for a
+    finding or a report field that already names the member."""
+    marker = f"{member}: "
+    return message.split(marker, 1)[1] if marker in message else message

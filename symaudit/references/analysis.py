@@ -7,16 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from symaudit.audit import AbiContext, Annotator, PackageResult, Report
+from symaudit.analysis.context import AbiContext, Annotator, PackageResult
 from symaudit.containers.base import Package
 from symaudit.demangle import demangle
 from symaudit.elf.model import ElfLibrary
-from symaudit.findings import Finding
+from symaudit.findings import Finding, Suggestion
 from symaudit.maven.coordinates import Coordinate
 from symaudit.references.families import RUNTIME_NAMES, is_family_symbol, is_reference_library
 from symaudit.references.identify import Identification, compatible, describe_versions, identify
 from symaudit.references.manifest import ReferenceManifest
 from symaudit.references.symbols import closest_name, same_function
+from symaudit.results import Report
 from symaudit.rules.core import UNRESOLVED_SYMBOL
 from symaudit.rules.references import LIBTORCH_VERSION_MISMATCH, REFERENCES_UNAVAILABLE
 
@@ -64,8 +65,8 @@ class ReferenceAudit:
         found = self.identification(ctx, name)
         fits = self._compatible(ctx, name)
         return {
-            "reference": found.as_json() if found is not None else None,
-            "compatible_references": [str(c) for c in fits] if fits is not None else None,
+            "reference": found.record() if found is not None else None,
+            "compatible_references": tuple(str(c) for c in fits) if fits is not None else None,
         }
 
     @property
@@ -120,17 +121,13 @@ class ReferenceAudit:
         built = describe_versions(fits)
         latest = fits[-1]
         target = f"{found.coordinate}" if found is not None else (runtime or "the packaged runtime")
-        return Finding(
-            rule=LIBTORCH_VERSION_MISMATCH.id,
-            severity=LIBTORCH_VERSION_MISMATCH.severity,
-            abi=ctx.abi,
-            library=name,
+        return LIBTORCH_VERSION_MISMATCH.finding(
+            ctx.abi,
+            name,
+            f"{name} needs {built}; the package ships {shipped}, which lacks "
+            f"{len(missing)} of its libtorch/fbjni imports",
+            f"Rebuild {name} against the headers of {target}, or package {latest}.",
             path=ctx.paths.get(name),
-            message=(
-                f"{name} needs {built}; the package ships {shipped}, which lacks "
-                f"{len(missing)} of its libtorch/fbjni imports"
-            ),
-            hint=f"Rebuild {name} against the headers of {target}, or package {latest}.",
             extra=(
                 ("built_against", [str(c) for c in fits]),
                 ("shipped", str(found.coordinate) if found is not None else None),
@@ -148,7 +145,7 @@ class ReferenceAudit:
         suggestion = self.suggest(ctx, finding.library, finding.symbol)
         return replace(finding, extra=(*finding.extra, ("suggestion", suggestion)))
 
-    def suggest(self, ctx: AbiContext, importer: str, symbol: str) -> dict[str, object] | None:
+    def suggest(self, ctx: AbiContext, importer: str, symbol: str) -> Suggestion | None:
         """The nearest export of the shipped libraries: the same qualified function with another
         signature (by demangled name), else the closest mangled name."""
         group = ctx.groups.get(importer)
@@ -166,15 +163,9 @@ class ReferenceAudit:
                 break
         return self._suggestion(ctx, best[0], best[1], "similar-name") if best else None
 
-    def _suggestion(self, ctx: AbiContext, provider: str, name: str, kind: str) -> dict[str, object]:
+    def _suggestion(self, ctx: AbiContext, provider: str, name: str, kind: str) -> Suggestion:
         found = self.identification(ctx, provider)
-        return {
-            "symbol": name,
-            "demangled": demangle(name),
-            "library": provider,
-            "kind": kind,
-            "coordinate": str(found.coordinate) if found is not None else None,
-        }
+        return Suggestion(name, demangle(name), provider, kind, str(found.coordinate) if found is not None else None)
 
     # --- package level ---------------------------------------------------------------------
 
@@ -193,16 +184,12 @@ class ReferenceAudit:
             return PackageResult(fields=fields)
         first = self.problems[0]
         more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-        finding = Finding(
-            rule=REFERENCES_UNAVAILABLE.id,
-            severity=REFERENCES_UNAVAILABLE.severity,
-            abi=None,
-            library=None,
-            message=f"reference builds unavailable: {first}{more}; audited without them",
-            hint=(
-                "Run once with network access (or `symaudit refs fetch`), or point --maven-repo at "
-                "a reachable repository; the other checks are unaffected."
-            ),
+        finding = REFERENCES_UNAVAILABLE.finding(
+            None,
+            None,
+            f"reference builds unavailable: {first}{more}; audited without them",
+            "Run once with network access (or `symaudit refs fetch`), or point --maven-repo at "
+            "a reachable repository; the other checks are unaffected.",
             extra=(("problems", list(self.problems)),),
         )
         return PackageResult(findings=(finding,), fields=fields)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from symaudit.maven.coordinates import Coordinate, version_key
 from symaudit.references.families import MODULE_ORDER, homes
 from symaudit.references.manifest import ReferenceManifest
+from symaudit.results import ReferenceMatch
 
 CLOSEST_THRESHOLD = 0.5
 """Below this Jaccard similarity of export sets a library is not called any reference."""
@@ -15,20 +16,17 @@ CLOSEST_THRESHOLD = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Identification:
+    """The reference a library was identified as, with parsed coordinates; the fields mean what
+    :class:`~symaudit.results.ReferenceMatch`'s do."""
+
     coordinate: Coordinate
     match: str
-    """``exact`` (same sha256) or ``closest`` (highest Jaccard similarity of exported names)."""
     similarity: float
     coordinates: tuple[Coordinate, ...]
-    """Every reference equally good (an identical libfbjni.so ships in several AARs)."""
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "coordinate": str(self.coordinate),
-            "match": self.match,
-            "similarity": round(self.similarity, 4),
-            "coordinates": [str(c) for c in self.coordinates],
-        }
+    def record(self) -> ReferenceMatch:
+        """What the report keeps of it."""
+        return ReferenceMatch(str(self.coordinate), self.match, self.similarity, tuple(str(c) for c in self.coordinates))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from symaudit.analysis.identify import android_note
+from symaudit.analysis.toolchain import android_note
 from symaudit.containers import open_package
 from symaudit.elf.model import SymbolTable
 from symaudit.elf.reader import CorruptElfError, read_elf

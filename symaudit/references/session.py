@@ -17,11 +17,6 @@ from symaudit.references.store import ReferenceStore
 log = logging.getLogger(__name__)
 
 
-def references_enabled(flag: bool, env: Mapping[str, str]) -> bool:
-    """``--no-references`` or ``SYMAUDIT_REFERENCES=0`` turns the Maven lookups off."""
-    return flag and env.get("SYMAUDIT_REFERENCES", "").strip().lower() not in ("0", "false", "no", "off")
-
-
 BUDGET_ENV = "SYMAUDIT_NETWORK_BUDGET"
 
 

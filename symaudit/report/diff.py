@@ -1,4 +1,4 @@
-"""Text and JSON (``symaudit.diff/1``) renderings of a :class:`~symaudit.diff.DiffResult`."""
+"""Text and JSON (``symaudit.diff/1``) renderings of a :class:`~symaudit.symbol_diff.DiffResult`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from symaudit.demangle import readable
-from symaudit.diff import SCHEMA, DiffResult, Side, TableDiff
+from symaudit.symbol_diff import SCHEMA, DiffResult, Side, TableDiff
 
 
 def _side(side: Side) -> dict[str, Any]:

@@ -7,51 +7,16 @@ know (a newer symaudit's additions) are kept in the ``extra`` tuples, as the aud
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from symaudit.audit import InputRecord, LibraryRecord, Report
 from symaudit.errors import InputError
-from symaudit.findings import Finding, Severity
-from symaudit.manifest import AppFacts
-from symaudit.report.json import SCHEMA
-
-_FINDING_FIELDS = (
-    "rule",
-    "severity",
-    "abi",
-    "library",
-    "message",
-    "hint",
-    "symbol",
-    "demangled",
-    "needed",
-    "path",
-    "version",
-    "searched",
-    "affected",
-)
-_LIBRARY_FIELDS = (
-    "abi",
-    "name",
-    "path",
-    "sha256",
-    "size",
-    "soname",
-    "needed",
-    "machine",
-    "elf_class",
-    "exports",
-    "imports",
-    "load_group",
-    "compressed",
-    "container",
-    "error",
-)
-_REPORT_FIELDS = ("schema", "tool", "input", "libraries", "findings", "summary", "app")
-_APP_FIELDS = ("package", "min_sdk", "target_sdk", "extract_native_libs", "min_sdk_source")
+from symaudit.findings import Finding, Severity, Suggestion
+from symaudit.report.json import APP_FIELDS, FINDING_FIELDS, LIBRARY_FIELDS, REPORT_FIELDS, SCHEMA
+from symaudit.results import AppFacts, InputRecord, LibraryRecord, ReferenceMatch, Report
 
 
 class _Bad(Exception):
@@ -83,71 +48,83 @@ def _int(data: Mapping[str, Any], key: str) -> int | None:
     return value
 
 
+_TYPED: dict[str, Callable[[object], object | None]] = {
+    "suggestion": Suggestion.from_json,
+    "reference": ReferenceMatch.from_json,
+    "compatible_references": lambda value: tuple(value) if isinstance(value, list) else None,
+}
+"""Added fields other modules read by type: read back as that type (kept as read otherwise)."""
+
+
+def _typed(key: str, value: object) -> object:
+    parse = _TYPED.get(key)
+    typed = parse(value) if parse is not None and value is not None else None
+    return value if typed is None else typed
+
+
 def _extra(data: Mapping[str, Any], known: tuple[str, ...]) -> tuple[tuple[str, object], ...]:
-    return tuple((key, value) for key, value in data.items() if key not in known)
+    return tuple((key, _typed(key, value)) for key, value in data.items() if key not in known)
+
+
+def _required(data: Mapping[str, Any], key: str) -> str:
+    return _str(data, key, optional=False) or ""
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    return _str(data, key) or ""
+
+
+def _severity(data: Mapping[str, Any], key: str) -> Severity:
+    try:
+        return Severity(data.get(key))
+    except ValueError:
+        raise _Bad(f"unknown severity {data.get(key)!r}") from None
+
+
+def _flag(data: Mapping[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    return value if isinstance(value, bool) else None
+
+
+Reader = Callable[[Mapping[str, Any], str], object]
+_BY_TYPE: dict[str, Reader] = {"str | None": _str, "int | None": _int, "tuple[str, ...]": _strs, "bool | None": _flag}
+"""How a field is read, by its annotation in :mod:`symaudit.results` / :mod:`symaudit.findings`."""
+
+
+def _fields(
+    cls: Any, data: Any, names: tuple[str, ...], not_an_object: str, special: Mapping[str, Reader]
+) -> dict[str, Any]:
+    """The known ``names`` of ``data`` as keyword arguments of ``cls``; the rest go to ``extra``."""
+    if not isinstance(data, Mapping):
+        raise _Bad(not_an_object)
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    return {name: (special.get(name) or _BY_TYPE[types[name]])(data, name) for name in names}
+
+
+_FINDING_READERS: Mapping[str, Reader] = {"rule": _required, "severity": _severity, "message": _text, "hint": _text}
+_LIBRARY_READERS: Mapping[str, Reader] = {
+    "abi": _required,
+    "name": _required,
+    "path": _required,
+    "size": lambda data, key: _int(data, key) or 0,
+    "compressed": lambda data, key: bool(data.get(key, False)),
+}
 
 
 def finding_from_dict(data: Mapping[str, Any]) -> Finding:
-    if not isinstance(data, Mapping):
-        raise _Bad("a finding must be an object")
-    try:
-        severity = Severity(data.get("severity"))
-    except ValueError:
-        raise _Bad(f"unknown severity {data.get('severity')!r}") from None
-    return Finding(
-        rule=_str(data, "rule", optional=False) or "",
-        severity=severity,
-        abi=_str(data, "abi"),
-        library=_str(data, "library"),
-        message=_str(data, "message") or "",
-        hint=_str(data, "hint") or "",
-        symbol=_str(data, "symbol"),
-        demangled=_str(data, "demangled"),
-        needed=_str(data, "needed"),
-        path=_str(data, "path"),
-        version=_str(data, "version"),
-        searched=_strs(data, "searched"),
-        affected=_strs(data, "affected"),
-        extra=_extra(data, _FINDING_FIELDS),
-    )
+    fields = _fields(Finding, data, FINDING_FIELDS, "a finding must be an object", _FINDING_READERS)
+    return Finding(**fields, extra=_extra(data, FINDING_FIELDS))
 
 
 def _library(data: Mapping[str, Any]) -> LibraryRecord:
-    if not isinstance(data, Mapping):
-        raise _Bad("a library must be an object")
-    return LibraryRecord(
-        abi=_str(data, "abi", optional=False) or "",
-        name=_str(data, "name", optional=False) or "",
-        path=_str(data, "path", optional=False) or "",
-        sha256=_str(data, "sha256"),
-        size=_int(data, "size") or 0,
-        soname=_str(data, "soname"),
-        needed=_strs(data, "needed"),
-        machine=_str(data, "machine"),
-        elf_class=_int(data, "elf_class"),
-        exports=_int(data, "exports"),
-        imports=_int(data, "imports"),
-        load_group=_strs(data, "load_group"),
-        compressed=bool(data.get("compressed", False)),
-        container=_str(data, "container"),
-        error=_str(data, "error"),
-        extra=_extra(data, _LIBRARY_FIELDS),
-    )
+    fields = _fields(LibraryRecord, data, LIBRARY_FIELDS, "a library must be an object", _LIBRARY_READERS)
+    return LibraryRecord(**fields, extra=_extra(data, LIBRARY_FIELDS))
 
 
 def _app(data: Any) -> AppFacts | None:
     if data is None:
         return None
-    if not isinstance(data, Mapping):
-        raise _Bad("'app' must be an object or null")
-    extract = data.get("extract_native_libs")
-    return AppFacts(
-        package=_str(data, "package"),
-        min_sdk=_int(data, "min_sdk"),
-        target_sdk=_int(data, "target_sdk"),
-        extract_native_libs=extract if isinstance(extract, bool) else None,
-        min_sdk_source=_str(data, "min_sdk_source"),
-    )
+    return AppFacts(**_fields(AppFacts, data, APP_FIELDS, "'app' must be an object or null", {}))
 
 
 def report_from_dict(data: Any) -> Report:
@@ -172,7 +149,7 @@ def report_from_dict(data: Any) -> Report:
             findings=tuple(finding_from_dict(item) for item in findings),
             tool_version=version if isinstance(version, str) else "unknown",
             app=_app(data.get("app")),
-            extra=_extra(data, _REPORT_FIELDS),
+            extra=_extra(data, REPORT_FIELDS),
         )
     except _Bad as exc:
         raise ValueError(str(exc)) from None

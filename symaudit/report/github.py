@@ -12,7 +12,6 @@ line is escaped for the terminal, so a name cannot start a line of its own.
 
 from __future__ import annotations
 
-from symaudit.audit import Report
 from symaudit.findings import Severity
 from symaudit.report.escape import terminal, workflow_data, workflow_property
 from symaudit.report.grouping import (
@@ -25,6 +24,7 @@ from symaudit.report.grouping import (
     not_checked,
 )
 from symaudit.report.text import verdict
+from symaudit.results import Report
 
 LIMIT = 10
 _COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}

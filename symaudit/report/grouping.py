@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from symaudit.audit import Report
 from symaudit.demangle import readable
 from symaudit.findings import Finding, Horizon, Rule, Severity
 from symaudit.report.escape import terminal
 from symaudit.report.json import finding_dict, library_dict
+from symaudit.results import Report
 from symaudit.rules import RULES_BY_ID
 from symaudit.rules.platform import NDK_NOT_FOUND
 

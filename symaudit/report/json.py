@@ -8,72 +8,62 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from symaudit.audit import LibraryRecord, Report
-from symaudit.findings import Finding
+from symaudit.findings import Finding, Severity, Suggestion
+from symaudit.results import LibraryRecord, ReferenceMatch, Report
 
 SCHEMA = "symaudit.report/1"
 
+# The fields every report has, in output order: the one list of them. The reader
+# (:mod:`symaudit.report.from_json`) knows them from here, and a test checks the schema's
+# ``properties`` against them. Fields an analysis adds (``extra``) follow in the order it adds them.
+REPORT_FIELDS = ("schema", "tool", "input", "libraries", "findings", "summary", "app")
+INPUT_FIELDS = ("path", "kind", "sha256")
+LIBRARY_FIELDS = (
+    "abi", "name", "path", "sha256", "soname", "needed", "machine", "elf_class", "size", "compressed",
+    "container", "exports", "imports", "load_group", "error",
+)
+FINDING_FIELDS = (
+    "rule", "severity", "abi", "library", "symbol", "needed", "demangled", "message", "hint", "path",
+    "version", "searched", "affected",
+)
+APP_FIELDS = ("package", "min_sdk", "target_sdk", "extract_native_libs", "min_sdk_source")
+SUMMARY_FIELDS = ("errors", "warnings", "infos", "libraries", "abis")
+
+
+def _value(value: object) -> Any:
+    """A field's JSON form: typed facts (a suggestion, a reference match) say how themselves."""
+    if isinstance(value, Severity):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, (Suggestion, ReferenceMatch)):
+        return value.as_json()
+    return value
+
+
+def _record(record: object, names: tuple[str, ...], extra: tuple[tuple[str, object], ...] = ()) -> dict[str, Any]:
+    data = {name: _value(getattr(record, name)) for name in names}
+    data.update((key, _value(value)) for key, value in extra)
+    return data
+
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "rule": finding.rule,
-        "severity": finding.severity.value,
-        "abi": finding.abi,
-        "library": finding.library,
-        "symbol": finding.symbol,
-        "needed": finding.needed,
-        "demangled": finding.demangled,
-        "message": finding.message,
-        "hint": finding.hint,
-        "path": finding.path,
-        "version": finding.version,
-        "searched": list(finding.searched),
-        "affected": list(finding.affected),
-    }
-    data.update(dict(finding.extra))
-    return data
+    return _record(finding, FINDING_FIELDS, finding.extra)
 
 
 def library_dict(record: LibraryRecord) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "abi": record.abi,
-        "name": record.name,
-        "path": record.path,
-        "sha256": record.sha256,
-        "soname": record.soname,
-        "needed": list(record.needed),
-        "machine": record.machine,
-        "elf_class": record.elf_class,
-        "size": record.size,
-        "compressed": record.compressed,
-        "container": record.container,
-        "exports": record.exports,
-        "imports": record.imports,
-        "load_group": list(record.load_group),
-        "error": record.error,
-    }
-    data.update(dict(record.extra))
-    return data
+    return _record(record, LIBRARY_FIELDS, record.extra)
 
 
 def app_dict(report: Report) -> dict[str, Any] | None:
-    app = report.app
-    if app is None:
-        return None
-    return {
-        "package": app.package,
-        "min_sdk": app.min_sdk,
-        "target_sdk": app.target_sdk,
-        "extract_native_libs": app.extract_native_libs,
-        "min_sdk_source": app.min_sdk_source,
-    }
+    return _record(report.app, APP_FIELDS) if report.app is not None else None
 
 
 def report_dict(report: Report) -> dict[str, Any]:
     data: dict[str, Any] = {
         "schema": SCHEMA,
         "tool": {"name": "symaudit", "version": report.tool_version},
-        "input": {"path": report.input.path, "kind": report.input.kind, "sha256": report.input.sha256},
+        "input": _record(report.input, INPUT_FIELDS),
         "libraries": [library_dict(r) for r in report.libraries],
         "findings": [finding_dict(f) for f in report.findings],
         "summary": {

@@ -12,7 +12,6 @@ there) and other text through :func:`~symaudit.report.escape.md_text`.
 
 from __future__ import annotations
 
-from symaudit.audit import Report
 from symaudit.findings import Severity
 from symaudit.report.escape import md_code, md_text
 from symaudit.report.grouping import (
@@ -26,6 +25,7 @@ from symaudit.report.grouping import (
     suggestion_change,
     verdict,
 )
+from symaudit.results import Report
 
 _ICONS = {Severity.ERROR: ":x:", Severity.WARNING: ":warning:", Severity.INFO: ":information_source:"}
 MAX_ROWS = 50

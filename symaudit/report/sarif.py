@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from symaudit.audit import Report
 from symaudit.demangle import display_name, readable
 from symaudit.findings import Finding, Rule, Severity
+from symaudit.results import Report
 from symaudit.rules import RULES
 
 SARIF_VERSION = "2.1.0"

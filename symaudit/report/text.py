@@ -11,7 +11,6 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-from symaudit.audit import Report
 from symaudit.findings import Horizon, Severity
 from symaudit.report.escape import terminal
 from symaudit.report.grouping import (
@@ -26,6 +25,7 @@ from symaudit.report.grouping import (
     suggestion_change,
 )
 from symaudit.report.grouping import verdict as _verdict
+from symaudit.results import Report
 
 _LABEL = {Severity.ERROR: "ERROR", Severity.WARNING: "WARNING", Severity.INFO: "NOTE"}
 _ROWS = 12

@@ -10,27 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from symaudit.audit import AbiContext, PackageResult, Report
-from symaudit.containers.base import LibraryEntry, Package
+from symaudit.analysis.context import AbiContext, PackageResult
+from symaudit.containers.base import LibraryEntry, Package, member_reason
+from symaudit.containers.model_assets import model_candidates
 from symaudit.elf.model import ElfLibrary
 from symaudit.errors import InputError
 from symaudit.findings import Finding
+from symaudit.results import Report
 from symaudit.torchmodel.check import Runtime, check_model, unreadable
 from symaudit.torchmodel.model import ModelError, TorchModel
 from symaudit.torchmodel.reader import is_model_bytes, read_model
 from symaudit.torchmodel.runtime import RuntimeOperators, may_be_runtime, registered_operators
 from symaudit.torchmodel.versions import limits_for, parse_version
-
-MODEL_SUFFIXES = (".pt", ".ptl")
-SNIFFED_SUFFIXES = (".zip", ".pth", ".bin", ".model", ".torchscript", ".jit", "")
-"""Asset names that may hide a TorchScript zip (WeNet ships ``assets/final.zip``); their bytes
-are read to tell. Other assets (images, vocabularies, dex) are not read."""
-ASSET_FOLDERS = ("assets/", "base/assets/", "res/raw/", "base/res/raw/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,22 +58,16 @@ def read_input(path: str, fp: IO[bytes]) -> ModelInput:
 
 
 def discover_models(package: Package) -> list[ModelInput]:
-    """Every model among ``package``'s members: ``*.pt``/``*.ptl`` anywhere, and zips with the
-    TorchScript layout under the asset folders. Each is read and dropped before the next."""
+    """Every model among the package's model candidates (:func:`model_candidates`): named ones
+    always, sniffed assets when their bytes are a TorchScript zip. Each is read and dropped
+    before the next."""
     found: list[ModelInput] = []
-    for member in sorted(package.members()):
-        if member.endswith("/"):
-            continue
-        base = member.rsplit("/", 1)[-1]
-        suffix = os.path.splitext(base)[1].lower()
-        named = suffix in MODEL_SUFFIXES
-        if not named and not (member.startswith(ASSET_FOLDERS) and suffix in SNIFFED_SUFFIXES):
-            continue
+    for member, named in model_candidates(package):
         try:
             fp = package.open_member(member)
         except InputError as exc:
             if named:
-                found.append(ModelInput(member, None, _reason(str(exc), member)))
+                found.append(ModelInput(member, None, member_reason(str(exc), member)))
             continue
         with fp:
             if named or is_model_bytes(fp):
@@ -99,28 +88,9 @@ def _scan_runtime(package: Package, entry: LibraryEntry, library: ElfLibrary) ->
         mapped.release()
 
 
-def _reason(message: str, member: str) -> str:
-    marker = f"{member}: "
-    return message.split(marker, 1)[1] if marker in message else message
-
-
-def reference_of(record_extra: Mapping[str, object]) -> str | None:
-    """The runtime's identified reference (issue 4's ``reference`` library field) as a
-    coordinate or version string; None when the library was not identified."""
-    value = record_extra.get("reference")
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, Mapping):
-        for key in ("coordinate", "version"):
-            item = value.get(key)
-            if isinstance(item, str) and item:
-                return item
-    return None
-
-
 class ModelAudit:
     """One audit's model check: pass :meth:`abi_analysis` and :meth:`package_analysis` to
-    :func:`symaudit.audit.audit_package` for the same package."""
+    :func:`symaudit.audit.audit_package` for the same package (:mod:`symaudit.suites` does)."""
 
     def __init__(self, package: Package, models: Sequence[ModelInput] = (), discover: bool = True) -> None:
         self._package = package
@@ -168,8 +138,8 @@ class ModelAudit:
         for abi, (names, operators) in sorted(self._registries.items()):
             reference = None
             for record in report.libraries:
-                if record.abi == abi and record.name in names:
-                    reference = reference or reference_of(dict(record.extra))
+                if record.abi == abi and record.name in names and record.reference is not None:
+                    reference = reference or record.reference.coordinate
             limits = limits_for(reference) if reference is not None else None
             runtimes.append(Runtime(abi, names, operators, reference, limits))
         return runtimes
@@ -248,58 +218,3 @@ def runtime_dict(runtime: Runtime) -> dict[str, object]:
         "max_file_format_version": limits.max_file_format_version if limits else None,
         "version_check": version_check,
     }
-
-
-def _looks_like_coordinate(text: str) -> bool:
-    return text.count(":") >= 2 and not os.path.exists(text)
-
-
-def audit_model_file(model_path: str, runtime_path: str | None) -> Report:
-    """``symaudit model``: one model file, checked against the runtime in ``runtime_path`` (an
-    APK, AAR or ``.so``) when given. Only model findings are reported: the runtime package's own
-    load problems are ``symaudit apk``'s business."""
-    from dataclasses import replace
-
-    from symaudit.audit import InputRecord, audit_package
-    from symaudit.containers import open_package
-    from symaudit.containers.folder import read_regular
-    from symaudit.rules.models import RULES as MODEL_RULES
-
-    if runtime_path is not None and _looks_like_coordinate(runtime_path):
-        raise InputError(
-            f"{runtime_path}: a Maven coordinate as --runtime is not supported yet; "
-            "pass the AAR or its libpytorch_jni.so"
-        )
-    model_input = ModelInput(model_path, read_regular(model_path, model_path))
-    if runtime_path is None:
-        findings, entry = audit_model(model_input, [])
-        digest = str(entry["sha256"])
-        return Report(
-            input=InputRecord(model_path, "model", digest),
-            libraries=(),
-            findings=tuple(findings),
-            extra=(("models", [entry]), ("scope", "models")),
-        )
-    with open_package([runtime_path]) as package:
-        audit = ModelAudit(package, [model_input], discover=False)
-        report = audit_package(
-            package, analyses=[audit.abi_analysis], package_analyses=[audit.package_analysis]
-        )
-    if not audit.found_runtime:
-        raise InputError(
-            f"{runtime_path}: no libtorch operator registry found (no library with operator schema strings)"
-        )
-    model_ids = {rule.id for rule in MODEL_RULES}
-    # "scope": the runtime's libraries were read to identify it, not audited: no verdict on them.
-    return replace(
-        report,
-        findings=tuple(f for f in report.findings if f.rule in model_ids),
-        extra=(*report.extra, ("scope", "models")),
-    )
-
-
-def model_inputs(paths: Sequence[str]) -> list[ModelInput]:
-    """``--model`` files, read now: a file that cannot be opened is a usage error (exit 2)."""
-    from symaudit.containers.folder import read_regular
-
-    return [ModelInput(path, read_regular(path, path)) for path in paths]

@@ -34,15 +34,13 @@ class Runtime:
 
 
 def unreadable(path: str, reason: str) -> Finding:
-    return Finding(
-        rule=MODEL_UNREADABLE.id,
-        severity=MODEL_UNREADABLE.severity,
-        abi=None,
-        library=path,
-        path=path,
-        message=f"model {path} cannot be read: {reason}",
-        hint="Re-export the model (torch.jit.save or _save_for_lite_interpreter) and check how it "
+    return MODEL_UNREADABLE.finding(
+        None,
+        path,
+        f"model {path} cannot be read: {reason}",
+        "Re-export the model (torch.jit.save or _save_for_lite_interpreter) and check how it "
         "reaches the package (Git LFS pointer, interrupted copy, download step).",
+        path=path,
         extra=(("model", path), ("reason", reason)),
     )
 
@@ -56,17 +54,7 @@ def check_model(path: str, model: TorchModel, runtime: Runtime) -> list[Finding]
         rule: Rule, message: str, hint: str, *extra: tuple[str, object], symbol: str | None = None
     ) -> None:
         findings.append(
-            Finding(
-                rule=rule.id,
-                severity=rule.severity,
-                symbol=symbol,
-                message=message,
-                hint=hint,
-                extra=(*facts, *extra),
-                abi=runtime.abi,
-                library=path,
-                path=path,
-            )
+            rule.finding(runtime.abi, path, message, hint, symbol=symbol, path=path, extra=(*facts, *extra))
         )
 
     limits = runtime.limits

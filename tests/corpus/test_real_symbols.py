@@ -1,4 +1,5 @@
-"""symaudit's models of the real corpus libraries against ``llvm-readelf-19 --dyn-syms``.
+"""symaudit's models of the real corpus libraries against ``llvm-readelf-19 --dyn-syms`` and
+against LIEF (an independent parser: SONAME, DT_NEEDED and the classified symbols).
 
 Exports are defined GLOBAL/WEAK/GNU_UNIQUE symbols of DEFAULT or PROTECTED visibility; imports are
 named undefined GLOBAL/WEAK symbols (see ``symaudit/elf/model.py``). The same classification is
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from symaudit.elf.reader import read_elf
+from tests.elf.lief_view import lief_view
 
 from .aars import HERMES_CPPRUNTIME, HERMES_DEBUG, HERMES_RELEASE, JSC, RN, jni_libraries
 
@@ -69,3 +71,19 @@ def test_models_agree_with_readelf_dyn_syms(
         assert Counter(library.exports.names) == exports, where
         assert Counter(library.imports.names) == imports, where
         assert library.anomalies == (), where
+
+
+@pytest.mark.parametrize("aar", [RN, HERMES_RELEASE, HERMES_DEBUG, HERMES_CPPRUNTIME, JSC])
+def test_models_agree_with_lief(corpus: dict[str, Path], aar: str) -> None:
+    checked: set[str] = set()
+    for (abi, name), data in sorted(jni_libraries(corpus[aar]).items()):
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in checked:
+            continue
+        checked.add(digest)
+        library = read_elf(data, name)
+        view = lief_view(data)
+        where = f"{aar}: jni/{abi}/{name}"
+        assert (library.soname, library.needed) == (view.soname, view.needed), where
+        assert Counter(library.exports.names) == view.exports, where
+        assert Counter(library.imports.names) == view.imports, where

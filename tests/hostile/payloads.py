@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.containers.builders import DEFLATED, STORED, Member, raw_zip
 from tests.hostile import elves
-from tests.model.helpers import MODELS, replaced
+from tests.torchmodel.helpers import MODELS, replaced
 
 # -- pickles ---------------------------------------------------------------------------------
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from symaudit.diff import diff_tables
 from symaudit.elf.reader import read_elf
 from symaudit.maven.coordinates import Coordinate
 from symaudit.references.families import is_family_symbol, modules_for
 from symaudit.references.identify import compatible, describe_versions, identify
 from symaudit.references.manifest import ReferenceManifest, build_manifest, from_json, to_json
 from symaudit.references.symbols import base_of, qualified_name, same_function
+from symaudit.symbol_diff import diff_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 MAVEN = ROOT / "fixtures" / "maven"

@@ -6,14 +6,10 @@ import json
 import subprocess
 from pathlib import Path
 
-import click
-import pytest
-
-from symaudit.audit import InputRecord, LibraryRecord, Report
-from symaudit.cli import _format_pairs
 from symaudit.findings import Finding, Severity
 from symaudit.report import github, markdown
 from symaudit.report.from_json import load_report
+from symaudit.results import InputRecord, LibraryRecord, Report
 from tests import symaudit_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,46 +113,6 @@ def test_two_formats_on_standard_output_is_a_usage_error(tmp_path: Path) -> None
     assert result.returncode == 2
     assert "only one --format can go to standard output" in result.stderr
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize(
-    ("order", "formats", "outputs", "expected"),
-    [
-        ([], [], [], [("text", None)]),
-        (["output"], [], ["r.txt"], [("text", "r.txt")]),
-        (["output", "format"], ["json"], ["r.json"], [("json", "r.json")]),
-        (
-            ["format", "format", "output"],
-            ["json", "sarif"],
-            ["r.sarif"],
-            [("json", None), ("sarif", "r.sarif")],
-        ),
-        (
-            ["format", "output", "format", "output", "format"],
-            ["json", "sarif", "text"],
-            ["r.json", "r.sarif"],
-            [("json", "r.json"), ("sarif", "r.sarif"), ("text", None)],
-        ),
-    ],
-)
-def test_each_output_pairs_with_the_format_before_it(
-    order: list[str], formats: list[str], outputs: list[str], expected: list[tuple[str, str | None]]
-) -> None:
-    assert _format_pairs(formats, outputs, order) == expected
-
-
-@pytest.mark.parametrize(
-    ("order", "formats", "outputs", "message"),
-    [
-        (["format", "output", "output"], ["json"], ["a", "b"], "already has one"),
-        (["format", "output", "format", "output"], ["json", "sarif"], ["a", "a"], "more than one --format"),
-    ],
-)
-def test_ambiguous_pairs_are_refused(
-    order: list[str], formats: list[str], outputs: list[str], message: str
-) -> None:
-    with pytest.raises(click.UsageError, match=message):
-        _format_pairs(formats, outputs, order)
 
 
 def test_markdown_pipes_are_escaped_in_tables_only_and_messages_cannot_become_html() -> None:

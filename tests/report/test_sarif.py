@@ -14,9 +14,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from symaudit.audit import InputRecord, Report
 from symaudit.findings import Finding, Severity
 from symaudit.report import sarif
+from symaudit.results import InputRecord, Report
 from symaudit.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[2]

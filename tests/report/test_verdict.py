@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from symaudit.audit import InputRecord, LibraryRecord, Report
 from symaudit.findings import Finding, Horizon, Severity
-from symaudit.manifest import AppFacts
 from symaudit.report import github, markdown, text
 from symaudit.report.grouping import device_line, groups, horizon_of, verdict
+from symaudit.results import AppFacts, InputRecord, LibraryRecord, Report
 from symaudit.rules import RULES
 from tests.symaudit_cli import run
 
