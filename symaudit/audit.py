@@ -16,6 +16,7 @@ from typing import Protocol
 from symaudit.analysis.arch import wrong_arch
 from symaudit.analysis.context import AbiContext, Suite
 from symaudit.analysis.linker import LoadGroup, resolve_abi
+from symaudit.analysis.min_sdk import judged_level
 from symaudit.analysis.platform_libs import abi_for_machine, machine_name
 from symaudit.containers.base import LibraryEntry, Package, member_reason, shown
 from symaudit.elf.model import ElfLibrary
@@ -220,7 +221,14 @@ def audit_package(
                 unloadable.append(name)
                 continue
             loadable[name] = parsed.library
-        groups, linker_findings = resolve_abi(abi, loadable, unloadable, paths)
+        groups, linker_findings = resolve_abi(
+            abi,
+            loadable,
+            unloadable,
+            paths,
+            target_sdk=app.target_sdk if app is not None else None,
+            api=judged_level(abi, loadable, app).api,
+        )
         context = AbiContext(
             abi,
             loadable,

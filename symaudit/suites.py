@@ -19,6 +19,7 @@ from symaudit.analysis.aar import outside_aar
 from symaudit.analysis.abi_coverage import abi_coverage
 from symaudit.analysis.context import Suite
 from symaudit.analysis.platform_rules import (
+    AssumedMinSdk,
     SysrootSource,
     api_level_above_min_sdk,
     elf_features,
@@ -52,8 +53,10 @@ if TYPE_CHECKING:  # the HTTP stack is imported only by a run that looks referen
 
 def app_suite(package: Package, ndk: SysrootSource, references: ReferenceAudit, models: ModelAudit) -> Suite:
     """``apk``, ``aar`` and ``libs``: every rule, in report order."""
+    assumed = AssumedMinSdk()
     return Suite(
         analyses=(
+            assumed.record,
             stl_mixed,
             stl_ndk_mismatch,
             api_level_above_min_sdk,
@@ -67,7 +70,13 @@ def app_suite(package: Package, ndk: SysrootSource, references: ReferenceAudit, 
         ),
         annotators=(identification(prefab_index(package)), references.annotator),
         refiners=(outside_aar, references.refine),
-        package_analyses=(abi_coverage, ndk_notice(ndk), references.package_result, models.package_analysis),
+        package_analyses=(
+            abi_coverage,
+            assumed.notice,
+            ndk_notice(ndk),
+            references.package_result,
+            models.package_analysis,
+        ),
     )
 
 

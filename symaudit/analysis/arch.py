@@ -32,11 +32,12 @@ def wrong_arch(abi: str, name: str, path: str, library: ElfLibrary, loose: bool 
         )
     if spec is None:
         return None
-    if library.machine != spec.machine:
+    # bionic's ElfReader::VerifyElfHeader checks the ELF class before the machine.
+    if library.bits != spec.bits:
+        message = f'"{name}" is {library.bits}-bit instead of {spec.bits}-bit'
+    elif library.machine != spec.machine:
         got = machine_name(library.machine)
         message = f'"{name}" is for {got} ({library.machine}) instead of {spec.machine_name} ({spec.machine})'
-    elif library.bits != spec.bits:
-        message = f'"{name}" is {library.bits}-bit instead of {spec.bits}-bit'
     else:
         return None
     return WRONG_ARCH.finding(

@@ -2,8 +2,10 @@
 
 Each rule is a function of one ABI's :class:`~symaudit.analysis.context.AbiContext` (the models, the load
 groups, the container entries and the app's manifest facts). Rules whose verdict depends on the
-app's minSdk say so when it is unknown (a folder of libraries has no manifest: pass
-``--min-sdk``) and report at warning level then, instead of guessing.
+app's minSdk judge at an assumed level when no manifest, ``--min-sdk`` or config gives it (a
+folder of libraries): the highest API level the ABI's packaged libraries were built for
+(``.note.android.ident``), and at least the ABI's first API level. They report at warning level
+then, and one ``min-sdk-assumed`` info names the level and how to set it.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from symaudit.analysis.context import AbiAnalysis, AbiContext, Annotator, PackageAnalysis, PackageResult
-from symaudit.analysis.linker import defines, presumed_platform, unmet_imports
-from symaudit.analysis.platform_libs import abi_specs, platform_libs
+from symaudit.analysis.linker import PlatformImport
+from symaudit.analysis.min_sdk import Level, judged_level, known_min_sdk
+from symaudit.analysis.platform_libs import abi_specs
+from symaudit.analysis.platform_symbols import VERSIONING_API, PlatformSymbols, fixed_from, provided_at
+from symaudit.analysis.platform_symbols import platform_symbols as symbol_table
 from symaudit.analysis.toolchain import (
     SHARED_RUNTIMES,
     android_note,
@@ -64,24 +69,19 @@ TEXTREL_API = api_gate("text_relocations_fatal")
 
 
 def _min_sdk(ctx: AbiContext) -> int | None:
-    """The lowest API level a device running this ABI of the app can have."""
-    min_sdk = ctx.app.min_sdk if ctx.app is not None else None
-    spec = abi_specs().get(ctx.abi)
-    if min_sdk is not None and spec is not None and spec.bits == 64:
-        return max(min_sdk, FIRST_64_BIT_API)
-    return min_sdk
+    """The lowest API level a device running this ABI of the app can have, when the app says."""
+    return known_min_sdk(ctx.abi, ctx.app)
+
+
+def level(ctx: AbiContext) -> Level:
+    return judged_level(ctx.abi, ctx.libraries, ctx.app)
 
 
 def _gate(ctx: AbiContext, needs_api: int) -> tuple[Severity, str] | None:
     """Severity for a feature the device needs ``needs_api`` for, given the app's minSdk."""
-    min_sdk = _min_sdk(ctx)
-    if min_sdk is None:
-        return (
-            Severity.WARNING,
-            f"the app's minSdk is unknown (pass --min-sdk); devices below API {needs_api} fail",
-        )
-    if min_sdk < needs_api:
-        return Severity.ERROR, f"the app's minSdk is {min_sdk}; devices below API {needs_api} fail"
+    judged = level(ctx)
+    if judged.api < needs_api:
+        return judged.severity, f"{judged.words()}; devices below API {needs_api} fail"
     return None
 
 
@@ -130,6 +130,8 @@ def stl_mixed(ctx: AbiContext) -> Iterable[Finding]:
 
 
 def stl_ndk_mismatch(ctx: AbiContext) -> Iterable[Finding]:
+    """A library built with a newer NDK than the packaged ``libc++_shared.so``: a warning, or an
+    error when its load group really lacks symbols (the resolver's ``unresolved-symbol``)."""
     runtime = ctx.libraries.get("libc++_shared.so")
     if runtime is None:
         return
@@ -143,33 +145,35 @@ def stl_ndk_mismatch(ctx: AbiContext) -> Iterable[Finding]:
         note = android_note(library)
         if note is None or not note.ndk_version or release_order(note.ndk_version) <= shipped:
             continue
-        lacking = [
-            symbol
-            for symbol in library.imports.names
-            if (symbol.startswith("_Z") or symbol.startswith("__cxa_"))
-            and not defines(runtime, symbol, None)
-            and not any(
-                defines(other, symbol, None) for n, other in ctx.libraries.items() if n not in (name,)
-            )
-        ]
-        severity = Severity.ERROR if lacking else Severity.WARNING
-        effect = (
-            f"; it imports {len(lacking)} symbol(s) that copy lacks, e.g. {demangle(lacking[0]) or lacking[0]}"
-            if lacking
-            else ""
+        group = ctx.groups.get(name)
+        lacking = list(group.unresolved) if group is not None else []
+        message = (
+            f"{name} was built with NDK {note.ndk_version} but the packaged libc++_shared.so comes from "
+            f"NDK {runtime_note.ndk_version}"
         )
+        if lacking:
+            shown_names = ", ".join(lacking[:3]) + (f" and {len(lacking) - 3} more" if len(lacking) > 3 else "")
+            message += (
+                f"; its load group lacks {len(lacking)} symbol(s) (see their unresolved-symbol findings): "
+                f"{shown_names}"
+            )
+        else:
+            message += "; every symbol it imports resolves against that copy"
         yield _finding(
             rules.STL_NDK_MISMATCH,
             ctx,
             name,
-            f"{name} was built with NDK {note.ndk_version} but the packaged libc++_shared.so comes from "
-            f"NDK {runtime_note.ndk_version}{effect}",
+            message,
             f"Ship libc++_shared.so from NDK {note.ndk_version} or newer (a Gradle pickFirst keeps the first "
             "copy in dependency order, not the newest), or rebuild the older dependencies with one NDK.",
-            severity=severity,
+            severity=Severity.ERROR if lacking else Severity.WARNING,
             needed="libc++_shared.so",
             symbol=lacking[0] if lacking else None,
-            extra=(("built_with", note.ndk_version), ("shipped", runtime_note.ndk_version)),
+            extra=(
+                ("built_with", note.ndk_version),
+                ("shipped", runtime_note.ndk_version),
+                ("unresolved", lacking),
+            ),
         )
 
 
@@ -198,10 +202,14 @@ def api_level_above_min_sdk(ctx: AbiContext) -> Iterable[Finding]:
 
 @dataclass
 class SysrootSource:
-    """One NDK's sysroots by ABI, opened on first use."""
+    """One NDK's sysroots by ABI, opened on first use, and where its stubs and the platform
+    symbol table disagree (collected by :func:`platform_symbols`, reported once by
+    :func:`ndk_notice`)."""
 
     ndk: Ndk | None
     _by_abi: dict[str, Sysroot | None] = field(default_factory=dict)
+    differences: dict[tuple[str, str, str], tuple[int | None, int | None]] = field(default_factory=dict)
+    """(abi, library, symbol) -> (level in the table's stub-visible rows, level in the NDK stubs)."""
 
     def for_abi(self, abi: str) -> Sysroot | None:
         if self.ndk is None:
@@ -212,55 +220,142 @@ class SysrootSource:
         return self._by_abi[abi]
 
 
-def platform_symbols(source: SysrootSource) -> AbiAnalysis:
+def _unavailable(item: PlatformImport, api: int, newest: int) -> tuple[str, int | None, int] | None:
+    """None when platform libraries of the group export ``item`` on every device from ``api`` on;
+    else (library, the level from which one does (None: none does from some level on), the first
+    level that lacks it)."""
+    lacking = [
+        at for at in range(api, max(api, newest) + 1) if not any(provided_at(spans, at) for _, spans in item.providers)
+    ]
+    if not lacking:
+        return None
+    fixes = [
+        (fix, library) for library, spans in item.providers if (fix := fixed_from(spans, lacking[-1])) is not None
+    ]
+    if fixes and lacking[0] == api:
+        fix, library = min(fixes)
+        if all(at < fix for at in lacking):
+            return library, fix, api
+    return item.providers[0][0], None, lacking[0]
+
+
+def platform_symbols(source: SysrootSource, symbols: PlatformSymbols | None = None) -> AbiAnalysis:
+    """``platform-symbol-unavailable`` from the platform symbol table: imports only platform
+    libraries of the group define, which devices at the app's minSdk do not export; with an NDK,
+    where its stubs disagree with the table; and ``platform-symbol-unchecked`` for imports the
+    table cannot judge."""
+
     def analysis(ctx: AbiContext) -> Iterable[Finding]:
+        table = symbols or symbol_table()
+        judged = level(ctx)
         sysroot = source.for_abi(ctx.abi)
-        min_sdk = _min_sdk(ctx)
-        if sysroot is None or min_sdk is None:
-            return
-        platform = platform_libs()
+        unchecked: dict[tuple[str, ...], dict[str, None]] = {}
         for importer, group in sorted(ctx.groups.items()):
-            if not group.loads or not group.platform:
-                continue
-            for name, version, version_file in unmet_imports(importer, ctx.libraries, group):
-                if not presumed_platform(name, version_file, group, platform):
-                    continue  # the link resolver reported it already
-                candidates = [version_file] if version_file in group.platform else list(group.platform)
-                checked = [lib for lib in candidates if lib and sysroot.provides(lib)]
-                if not checked:
+            for unknown in group.unchecked:
+                unchecked.setdefault(unknown.libraries, {}).setdefault(f"{importer}: {unknown.symbol}")
+            for item in group.platform_imports:
+                if sysroot is not None:
+                    _cross_check(source, sysroot, table, ctx.abi, item)
+                missing = _unavailable(item, judged.api, table.newest_api)
+                if missing is None:
                     continue
-                levels = [sysroot.first_api(lib).get(name) for lib in checked]
-                known = [level for level in levels if level is not None]
-                first = min(known) if known else None
-                if first is not None and first <= min_sdk:
-                    continue
-                where = " or ".join(checked)
-                if first is None:
-                    message = f'cannot locate symbol "{name}" referenced by "{importer}": no API level of {where} in the NDK defines it'
-                    hint = f"Nothing on the platform defines it: link {importer} against the library that does and package it."
-                else:
-                    message = (
-                        f'"{name}" referenced by "{importer}" is in {where} only from API {first}; '
-                        f"the app's minSdk is {min_sdk}"
-                    )
-                    hint = (
-                        f"Raise minSdk to {first}, build {importer} for API {min_sdk} so the compiler rejects the call, "
-                        "or look the function up with dlsym and provide a fallback."
-                    )
-                yield _finding(
-                    rules.PLATFORM_SYMBOL_UNAVAILABLE,
-                    ctx,
-                    importer,
-                    message,
-                    hint,
-                    symbol=name,
-                    demangled=demangle(name),
-                    version=version,
-                    searched=group.order,
-                    extra=(("introduced", first), ("min_sdk", min_sdk)),
-                )
+                library, fix, gap = missing
+                yield _unavailable_finding(ctx, importer, group.order, item, library, fix, gap, judged)
+        for libraries, items in sorted(unchecked.items()):
+            yield _unchecked_finding(ctx, table, libraries, list(items))
 
     return analysis
+
+
+def _unavailable_finding(
+    ctx: AbiContext,
+    importer: str,
+    searched: tuple[str, ...],
+    item: PlatformImport,
+    library: str,
+    fix: int | None,
+    gap: int,
+    judged: Level,
+) -> Finding:
+    name = item.symbol
+    supports = f"API {judged.api} (assumed: the minSdk is unknown)" if judged.assumed else f"API {judged.api}"
+    if fix is not None:
+        message = f"{library} exports {name} from API {fix}; the app supports {supports}"
+        hint = (
+            f"Raise minSdk to {fix}, or package a library that defines {name} in {importer}'s load group "
+            f"(link {importer} with it statically, as the NDK does for the app's minSdk), or build "
+            f"{importer} for API {judged.api} so the compiler rejects the call."
+        )
+    else:
+        versioned = f"{name}@{item.version}" if item.version else name
+        message = (
+            f"{library} does not export {versioned} from API {gap} (bionic matches symbol versions from API "
+            f"{VERSIONING_API}); the app supports {supports}"
+        )
+        hint = f"Package a library that defines {name} in {importer}'s load group, or relink {importer} against the NDK's stubs."
+    extra: tuple[tuple[str, object], ...] = (
+        ("introduced", fix),
+        ("min_sdk", judged.api),
+        ("min_sdk_assumed", judged.assumed),
+        ("provider", library),
+    )
+    return _finding(
+        rules.PLATFORM_SYMBOL_UNAVAILABLE,
+        ctx,
+        importer,
+        message,
+        hint,
+        severity=judged.severity,
+        symbol=name,
+        demangled=demangle(name),
+        version=item.version,
+        searched=searched,
+        extra=extra,
+    )
+
+
+def _unchecked_finding(
+    ctx: AbiContext, table: PlatformSymbols, libraries: tuple[str, ...], items: list[str]
+) -> Finding:
+    def horizon(library: str) -> str:
+        if library not in table.libraries():
+            return f"{library} (not in the table)"
+        return f"{library} (table ends at API {table.snapshot_api(library)})"
+
+    where = ", ".join(horizon(library) for library in libraries)
+    shown_items = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+    return _finding(
+        rules.PLATFORM_SYMBOL_UNCHECKED,
+        ctx,
+        items[0].split(": ", 1)[0],
+        f"{len(items)} import(s) are in no platform table and may be later additions to {where}: {shown_items}",
+        "Check these symbols against the NDK's newest stubs (pass --ndk), or against the device.",
+        extra=(
+            ("libraries", list(libraries)),
+            ("imports", items),
+            ("not_checked", f"{len(items)} import(s) that {', '.join(libraries)} may export ({ctx.abi})"),
+        ),
+    )
+
+
+def _cross_check(
+    source: SysrootSource, sysroot: Sysroot, table: PlatformSymbols, abi: str, item: PlatformImport
+) -> None:
+    """Record where the NDK's stubs and the table's stub-visible rows give different levels."""
+    levels = sysroot.api_levels
+    if not levels:
+        return
+    floor, newest = levels[0], levels[-1]
+    for library, _ in item.providers:
+        if not sysroot.provides(library):
+            continue
+        stub = [e.introduced for e in table.exports(library, item.symbol, abi) if e.stub and e.removed is None]
+        ours = max(min(stub), floor) if stub else None
+        if ours is not None and ours > newest:
+            ours = None  # newer than this NDK: its stubs cannot have it
+        theirs = sysroot.first_api(library).get(item.symbol)
+        if ours != theirs:
+            source.differences.setdefault((abi, library, item.symbol), (ours, theirs))
 
 
 def private_platform_library(ctx: AbiContext) -> Iterable[Finding]:
@@ -446,20 +541,75 @@ def identification(prefab: Mapping[tuple[str, str], Mapping[str, object]]) -> An
     return Annotator(("ndk", "stl"), annotate)
 
 
-def ndk_notice(source: SysrootSource, reason: str | None = None) -> PackageAnalysis:
-    """One ``ndk-not-found`` info when there is no NDK to check platform symbols against."""
+def ndk_notice(source: SysrootSource) -> PackageAnalysis:
+    """With an NDK, one ``ndk-stubs-differ`` info when its stubs and the platform symbol table
+    disagree about a symbol the package imports. Without one, nothing: the table decides."""
 
     def analysis(package: Package, report: Report) -> PackageResult:
-        if source.ndk is not None or not report.libraries:
+        if source.ndk is None or not source.differences:
             return PackageResult()
-        finding = rules.NDK_NOT_FOUND.finding(
+
+        def words(level: int | None) -> str:
+            return f"API {level}" if level is not None else "absent"
+
+        items = sorted(source.differences.items())
+        listed = "; ".join(
+            f"{symbol} in {library} ({abi}): table {words(ours)}, NDK {words(theirs)}"
+            for (abi, library, symbol), (ours, theirs) in items[:5]
+        )
+        more = f"; and {len(items) - 5} more" if len(items) > 5 else ""
+        finding = rules.NDK_STUBS_DIFFER.finding(
             None,
             None,
-            reason
-            or "no Android NDK found (--ndk, ANDROID_NDK_HOME, ANDROID_NDK_ROOT, ANDROID_HOME/ndk, "
-            "local.properties): platform symbols were presumed available",
-            "Pass --ndk PATH or set ANDROID_NDK_HOME to check platform symbols against the app's minSdk.",
+            f"the NDK's stubs ({source.ndk.root}) and symaudit's platform symbol table differ on "
+            f"{len(items)} imported symbol(s): {listed}{more}",
+            "The verdict follows the table (what devices export); a difference usually means an NDK older "
+            "or newer than the table's sources. Report it if the NDK is current.",
+            extra=(
+                (
+                    "differences",
+                    [
+                        {"abi": abi, "library": library, "symbol": symbol, "table": ours, "ndk": theirs}
+                        for (abi, library, symbol), (ours, theirs) in items
+                    ],
+                ),
+            ),
         )
         return PackageResult(findings=(finding,))
 
     return analysis
+
+
+@dataclass
+class AssumedMinSdk:
+    """Records the level each ABI was judged at when the minSdk is unknown, and says so once."""
+
+    levels: dict[str, int] = field(default_factory=dict)
+
+    def record(self, ctx: AbiContext) -> Iterable[Finding]:
+        judged = level(ctx)
+        if judged.assumed and ctx.libraries:
+            self.levels[ctx.abi] = judged.api
+        return ()
+
+    def notice(self, package: Package, report: Report) -> PackageResult:
+        if not self.levels:
+            return PackageResult()
+        by_level: dict[int, list[str]] = {}
+        for abi, api in sorted(self.levels.items()):
+            by_level.setdefault(api, []).append(abi)
+        where = "; ".join(f"API {api} for {', '.join(abis)}" for api, abis in sorted(by_level.items()))
+        lowest = min(by_level)
+        finding = rules.MIN_SDK_ASSUMED.finding(
+            None,
+            None,
+            f"the app's minSdk is unknown (no manifest, --min-sdk or config min-sdk): judged at {where} "
+            "(the highest API level the packaged libraries were built for, at least the ABI's first API level)",
+            "Pass --min-sdk N (or set min-sdk in .symaudit.toml) to judge API levels and platform symbols at "
+            "the app's real minSdk.",
+            extra=(
+                ("assumed", dict(sorted(self.levels.items()))),
+                ("not_checked", f"devices below API {lowest} (minSdk unknown: pass --min-sdk)"),
+            ),
+        )
+        return PackageResult(findings=(finding,))

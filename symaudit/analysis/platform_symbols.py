@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from symaudit.facts import abi_specs, load_data
+from symaudit.facts import abi_specs, api_gate, load_data
 
 _DATA = "platform_symbols.json"
+VERSIONING_API = api_gate("symbol_versioning")
+"""Devices below this API level ignore symbol versions: any definition of the name matches."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,21 @@ class Export:
         return self.introduced <= api and (self.removed is None or api < self.removed)
 
 
+Span = tuple[int, int | None]
+"""API levels [first, end) over which a device library exports a symbol; end None: still does."""
+
+
+def provided_at(spans: tuple[Span, ...], api: int) -> bool:
+    """Whether a device of API level ``api`` exports the symbol ``spans`` describe."""
+    return any(first <= api and (end is None or api < end) for first, end in spans)
+
+
+def fixed_from(spans: tuple[Span, ...], api: int) -> int | None:
+    """The lowest level above ``api`` from which every newer device exports it; None if none."""
+    levels = sorted(first for first, end in spans if end is None and first > api)
+    return levels[0] if levels else None
+
+
 @dataclass(frozen=True, slots=True)
 class LibrarySource:
     repo: str
@@ -77,6 +94,8 @@ class PlatformSymbols:
         self._libraries: Mapping[str, Any] = data["libraries"]
         self._floors = {name: int(api) for name, api in load_data("platform_libs.json")["public"].items()}
         self._providers: dict[str, tuple[str, ...]] | None = None
+        self._newest = max(int(t["source"]["snapshot_api"]) for t in self._libraries.values())
+        self._spans: dict[tuple[str, str, str, str | None], tuple[Span, ...]] = {}
 
     # -- libraries -----------------------------------------------------------------------------
 
@@ -89,6 +108,44 @@ class PlatformSymbols:
 
     def snapshot_api(self, library: str) -> int:
         return int(self._libraries[library]["source"]["snapshot_api"])
+
+    @property
+    def newest_api(self) -> int:
+        """The newest API level any library's source covers."""
+        return self._newest
+
+    def covers(self, library: str, api: int) -> bool:
+        """Whether the table holds ``library`` through API level ``api`` (or the newest level the
+        table knows): a symbol absent from it is then not exported by a device of level ``api``.
+        A table that stops earlier cannot say (the symbol may be a later addition)."""
+        return library in self._libraries and self.snapshot_api(library) >= min(api, self._newest)
+
+    def spans(self, library: str, symbol: str, abi: str, version: str | None) -> tuple[Span, ...]:
+        """The API levels at which a device's ``library`` satisfies a reference to ``symbol``
+        (at ``version``) on ``abi``, as bionic matches versions (``check_symbol_version``).
+
+        Device exports count, not only what the stubs show: ``apex``/``llndk`` entries, and
+        private ones at the levels they existed (32-bit ARM's unwinder in ``LIBC_PRIVATE`` before
+        API 30). Every export of a platform library carries a version node, so a reference to
+        another version matches nothing, except below API 23, where devices ignore versions.
+        Unreleased entries are not exports.
+        """
+        key = (library, symbol, abi, version)
+        cached = self._spans.get(key)
+        if cached is not None:
+            return cached
+        spans: list[Span] = []
+        for found in self.exports(library, symbol, abi):
+            if found.introduced >= self._future:
+                continue
+            end = found.removed
+            if version is not None and found.node != version:
+                end = VERSIONING_API if end is None else min(end, VERSIONING_API)
+            if end is None or found.introduced < end:
+                spans.append((found.introduced, end))
+        result = tuple(sorted(set(spans), key=lambda span: (span[0], span[1] or self._future)))
+        self._spans[key] = result
+        return result
 
     # -- one library ---------------------------------------------------------------------------
 

@@ -112,8 +112,10 @@ _BIND_CLASS = bytes(1 if (i >> 4) in (1, 2) else 2 if (i >> 4) == 10 else 0 for 
 _VISIBLE = bytes(4 if (i & 3) in (0, 3) else 0 for i in range(256))
 _DEFINED = bytes(0 if i == 0 else 8 for i in range(256))
 _NAMED = bytes(0 if i == 0 else 16 for i in range(256))
-# Export: defined, GLOBAL/WEAK/GNU_UNIQUE, DEFAULT/PROTECTED. Import: undefined, GLOBAL/WEAK, named.
-_IS_EXPORT = bytes(1 if (c & 3) and (c & 4) and (c & 8) else 0 for c in range(256))
+# Export: defined, GLOBAL/WEAK, DEFAULT/PROTECTED. Import: undefined, GLOBAL/WEAK, named. A
+# GNU_UNIQUE (or any other non-LOCAL) definition is no export: bionic's is_symbol_global_and_defined
+# (linker_relocate.h) warns "unexpected ST_BIND value" and ignores it.
+_IS_EXPORT = bytes(1 if (c & 3) == 1 and (c & 4) and (c & 8) else 0 for c in range(256))
 _IS_IMPORT = bytes(1 if (c & 3) == 1 and not (c & 8) and (c & 16) else 0 for c in range(256))
 _RUNS = re.compile(rb"\x01+")
 
@@ -546,7 +548,7 @@ class _Reader:
         other_column = table[layout.other_byte :: size]
         shndx_column = table.cast("H")[layout.shndx_half :: size // 2]
 
-        # Export: defined, GLOBAL(1)/WEAK(2)/GNU_UNIQUE(10), DEFAULT(0)/PROTECTED(3) visibility.
+        # Export: defined, GLOBAL(1)/WEAK(2) (not GNU_UNIQUE(10)), DEFAULT(0)/PROTECTED(3) visibility.
         # Import: undefined, GLOBAL/WEAK, with a name. Index 0 is the null symbol.
         info = bytes(info_column)
         other = bytes(other_column)

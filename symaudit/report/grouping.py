@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from symaudit.demangle import readable
-from symaudit.findings import Finding, Horizon, Rule, Severity
+from symaudit.findings import Finding, Horizon, Rule, Severity, extra_field
 from symaudit.report.escape import terminal
 from symaudit.report.json import finding_dict, library_dict
 from symaudit.results import Report
 from symaudit.rules import RULES_BY_ID
-from symaudit.rules.platform import NDK_NOT_FOUND
 
 Escape = Callable[[str], str]
 
@@ -172,12 +171,8 @@ def not_checked(report: Report) -> list[str]:
     for finding in report.findings:
         rule = RULES_BY_ID.get(finding.rule)
         if rule is not None and rule.horizon is Horizon.NOT_CHECKED and rule.not_checked:
-            items.append(rule.not_checked)
-    models_only = dict(report.extra).get("scope") == "models"
-    no_ndk = any(f.rule == NDK_NOT_FOUND.id for f in report.findings)
-    if report.libraries and not models_only and not no_ndk and (report.app is None or report.app.min_sdk is None):
-        # With an NDK but no minSdk the platform-symbol check has no API level to check against.
-        items.append("platform symbols (minSdk unknown: pass --min-sdk)")
+            # A finding may say precisely what it did not check (which level, which libraries).
+            items.append(extra_field(finding.extra, "not_checked", str) or rule.not_checked)
     for model in _models(report):
         if model.get("error") is not None:
             continue

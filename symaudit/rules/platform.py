@@ -35,12 +35,16 @@ STL_NDK_MISMATCH = define_rule(
     """
 ## What it finds
 The packaged `libc++_shared.so` carries an older NDK in its `.note.android.ident` than a library
-that depends on it was built with. It is an error when that library imports `std::__ndk1`
-or C++ ABI symbols the packaged copy does not export.
+that depends on it was built with. The message names both NDK releases and the library. It is a
+warning while every import of that library resolves (the resolver decides, with bionic's
+lookup and version rules, not by symbol names); it is an error only when the library's load
+group really lacks symbols, and then it lists those symbols, each reported by its own
+`unresolved-symbol` finding.
 ## Why it matters
 Gradle's `pickFirst 'lib/*/libc++_shared.so'` keeps the first copy in dependency order, not the
-newest. Code built with newer libc++ headers then fails with `cannot locate symbol
-"_ZNSt6__ndk122__libcpp_verbose_abortEPKcz"` (or another newer `std::` symbol).
+newest. Code built with newer libc++ headers may then need a symbol the older copy lacks
+(`cannot locate symbol "_ZNSt6__ndk122__libcpp_verbose_abortEPKcz"`); when nothing is missing
+today, the next rebuild of that library may still bring such an import.
 ## Example
 `libdriftdemo.so` was built with NDK r26b; the APK's `libc++_shared.so` comes from an AAR built
 with r21b.
@@ -77,43 +81,119 @@ PLATFORM_SYMBOL_UNAVAILABLE = define_rule(
     "A platform symbol that devices at the app's minSdk do not have",
     """
 ## What it finds
-With an NDK sysroot, an import that the packaged libraries do not define and that the platform
-library stubs for the app's minSdk (`sysroot/usr/lib/<triple>/<api>/lib*.so`) do not export:
-it was introduced at a later API level (the finding names it), or no API level has it.
+An import that no packaged library of the load group defines and that a platform library of the
+group (`libc.so`, `libm.so`, `liblog.so`, ...) exports only from an API level above the app's
+minSdk (64-bit ABIs: at least API 21), on that ABI: `libc.so exports _Unwind_Resume from API 30;
+the app supports API 21`. The levels come from symaudit's platform symbol table, generated from
+the map files the device libraries are built with (bionic's `libc/libc.map.txt` and the others,
+each pinned to a commit); no NDK is needed. They are what a device exports, which is sometimes
+more than the NDK's stubs show (entries tagged `apex`/`llndk`, and 32-bit ARM's unwinder, which
+libc exported privately before API 30). Versioned references (`malloc@LIBC`) must match the
+version node, as bionic matches them. When the minSdk is unknown it is judged at the assumed
+level (see `min-sdk-assumed`) and reported as a warning. An import that no platform library of
+the group exports at any level is an `unresolved-symbol` instead.
 ## Why it matters
 On a device older than the API level that introduced it the load fails with
 `cannot locate symbol "..."`.
 ## Example
-`libfoo.so` calls `aligned_alloc` (API 28) in an app with minSdk 21.
+`libjscexecutor.so` of react-native 0.70.6, with jsc-android 250231, imports `_Unwind_Resume`;
+libc exports the unwinder from API 30 (node `LIBC_R`), so the app crashes on Android 10 and
+older (react-native PR #36062).
 ## Fix
-Raise minSdk, build the library for the app's minSdk so the compiler rejects the call, or call
-the function through `dlsym` / `__builtin_available` with a fallback.
+Raise minSdk to the level named, link the missing code into a packaged library (for the
+unwinder: build with the NDK's default flags, which link it statically), or call the function
+through `dlsym` / `__builtin_available` with a fallback.
 """,
     horizon=Horizon.BELOW_API,
     api_fact="introduced",
     device='dlopen failed: cannot locate symbol "{symbol}" referenced by "{library}"...',
 )
 
+PLATFORM_SYMBOL_UNCHECKED = define_rule(
+    "platform-symbol-unchecked",
+    Severity.INFO,
+    "Imports the platform symbol table cannot judge",
+    """
+## What it finds
+Imports that no packaged library of the load group defines and that are in no platform table,
+while the group reaches a platform library whose table stops before the newest API level
+(`libandroid.so`, `libjnigraphics.so` and `libamidi.so` end at API 30, `libicu.so` and
+`libneuralnetworks.so` at 33: their public sources stop there) or has no table. Such an import
+may be one of that library's later additions, so it is not called a crash; the verdict names it
+as not checked.
+## Why it matters
+If the symbol is not a later addition the library fails to load with `cannot locate symbol`;
+if it is, it fails below the API level that added it.
+## Example
+A library needs `libandroid.so` and imports `AChoreographer_postVsyncCallback` (API 33).
+## Fix
+Check the symbols against the NDK's newest stubs (`--ndk`), or raise minSdk to the level that
+added them.
+""",
+    horizon=Horizon.NOT_CHECKED,
+    not_checked="imports newer than the platform table",
+)
+
+MIN_SDK_ASSUMED = define_rule(
+    "min-sdk-assumed",
+    Severity.INFO,
+    "The app's minSdk is unknown: API levels were judged at an assumed level",
+    """
+## What it finds
+Neither a manifest, `--min-sdk` nor the config's `min-sdk` gives the app's minSdk (a folder of
+libraries, an AAR without `uses-sdk`). The minSdk-dependent rules (`platform-symbol-unavailable`,
+`gnu-hash-without-sysv-hash`, `relr-before-api-28`, `elf-tls-before-api-29`) then judge each ABI
+at the highest API level its packaged libraries were built for (their `.note.android.ident`),
+and at least the ABI's first API level (21 for 64-bit ABIs), and report warnings, not errors.
+This one info names the levels; the verdict names devices below them as not checked.
+## Why it matters
+An app that supports older devices than its libraries were built for fails on those devices in
+ways this audit did not check.
+## Example
+`symaudit libs build/intermediates/merged_native_libs/release/out/lib`.
+## Fix
+Pass `--min-sdk N`, or set `min-sdk` in `.symaudit.toml`.
+""",
+    horizon=Horizon.NOT_CHECKED,
+    not_checked="devices below the assumed minSdk (pass --min-sdk)",
+)
+
 NDK_NOT_FOUND = define_rule(
     "ndk-not-found",
     Severity.INFO,
-    "No NDK sysroot was found; platform symbols were judged heuristically",
+    "Retired: no NDK was found (platform symbols are now judged from symaudit's own table)",
     """
 ## What it finds
-No Android NDK was found (`--ndk`, `ANDROID_NDK_HOME`, `ANDROID_NDK_ROOT`, `ANDROID_NDK`,
-`NDK_ROOT`, `ANDROID_HOME`/`ANDROID_SDK_ROOT` + `ndk/<version>`, or `local.properties` next to the
-input), so imports from platform libraries could not be checked against the stubs of the app's
-minSdk.
+Nothing any more. Earlier releases raised it when no Android NDK was found, because platform
+symbols were then presumed available. Platform symbols are now judged from symaudit's platform
+symbol table with or without an NDK; an NDK only cross-checks the table (`ndk-stubs-differ`).
+The id stays reserved so baselines and ignore lists that name it keep working.
 ## Why it matters
-Without the stubs, a C symbol the packaged libraries do not define is presumed to come from the
-platform; `platform-symbol-unavailable` cannot be reported.
+It does not.
 ## Example
-A CI runner without the Android SDK.
+None.
 ## Fix
-Install an NDK and pass `--ndk PATH` or set `ANDROID_NDK_HOME`.
+None needed.
 """,
-    horizon=Horizon.NOT_CHECKED,
-    not_checked="platform symbols (no NDK)",
+)
+
+NDK_STUBS_DIFFER = define_rule(
+    "ndk-stubs-differ",
+    Severity.INFO,
+    "The NDK's stubs and symaudit's platform symbol table disagree",
+    """
+## What it finds
+With an NDK (`--ndk`, `ANDROID_NDK_HOME`, ... or `local.properties`), each platform import of the
+package is also looked up in the NDK's stubs (`sysroot/usr/lib/<triple>/<api>/lib*.so`). Where
+the first API level whose stub exports it differs from the table's stub-visible level, one info
+says so, listing the symbols. The verdict follows the table, which records what devices export.
+## Why it matters
+A difference means an NDK older or newer than the table's sources, or a table to fix.
+## Example
+An NDK r21 has no stubs above API 30, so an API 31 function is absent from them.
+## Fix
+Nothing in the app; report the difference if the NDK is current.
+""",
 )
 
 PRIVATE_PLATFORM_LIBRARY = define_rule(
@@ -306,6 +386,9 @@ RULES: tuple[Rule, ...] = (
     STL_NDK_MISMATCH,
     API_LEVEL_ABOVE_MIN_SDK,
     PLATFORM_SYMBOL_UNAVAILABLE,
+    PLATFORM_SYMBOL_UNCHECKED,
+    MIN_SDK_ASSUMED,
+    NDK_STUBS_DIFFER,
     NDK_NOT_FOUND,
     PRIVATE_PLATFORM_LIBRARY,
     LOAD_ALIGN_16K,

@@ -139,6 +139,59 @@ def test_versioned_reference_follows_bionic_rules() -> None:
     assert defines(unversioned, "f", "LIBC")  # no versym table: anything matches
 
 
-def test_version_file_on_platform_library_is_presumed_provided() -> None:
-    app = {"liba.so": library(needed=["libc.so"], imports=[("__some_new_libc_fn", "LIBC_O", "libc.so")])}
-    assert resolve_abi("arm64-v8a", app)[1] == []
+def test_platform_imports_are_judged_by_the_table_with_bionic_version_matching() -> None:
+    # bionic libc.map.txt: getifaddrs is LIBC_N (arm64: 24); aligned_alloc LIBC_P (28); malloc LIBC.
+    app = {
+        "liba.so": library(
+            needed=["libc.so"],
+            imports=[
+                ("getifaddrs", "LIBC_N", "libc.so"),
+                ("aligned_alloc", None, None),
+                ("malloc", "LIBC", "libc.so"),
+                ("__some_new_libc_fn", "LIBC_O", "libc.so"),
+            ],
+        )
+    }
+    groups, findings = resolve_abi("arm64-v8a", app)
+    # A name no platform library of the group exports at any level is a load failure.
+    assert [(f.rule, f.symbol, f.version) for f in findings] == [
+        ("unresolved-symbol", "__some_new_libc_fn", "LIBC_O")
+    ]
+    met = {item.symbol: item.providers for item in groups["liba.so"].platform_imports}
+    assert met["getifaddrs"] == (("libc.so", ((24, None),)),)
+    assert met["aligned_alloc"] == (("libc.so", ((28, None),)),)
+    assert met["malloc"] == (("libc.so", ((21, None),)),)
+    assert groups["liba.so"].unresolved == ("__some_new_libc_fn",)
+
+
+def test_a_reference_to_another_version_node_matches_only_where_devices_ignore_versions() -> None:
+    # malloc is LIBC in libc.so; a reference to malloc@LIBC_O matches nothing from API 23.
+    app = {"liba.so": library(needed=["libc.so"], imports=[("malloc", "LIBC_O", "libc.so")])}
+    groups, findings = resolve_abi("armeabi-v7a", app)
+    assert findings == []
+    assert groups["liba.so"].platform_imports[0].providers[0][1] == ((1, 23),)
+
+
+def test_c_runtime_names_are_not_presumed_platform_by_their_shape() -> None:
+    # __emutls_get_address: libc never exports it (REFERENCE.md 4.4); __cxa_atexit: libc does.
+    app = {
+        "liba.so": library(
+            needed=["libc.so", "libc++_shared.so"],
+            imports=["__emutls_get_address", ("__cxa_atexit", "LIBC", "libc.so"), "__cxa_throw"],
+        ),
+        "libc++_shared.so": library(needed=["libc.so"], exports=["__cxa_throw"]),
+    }
+    _, findings = resolve_abi("arm64-v8a", app)
+    assert [(f.rule, f.symbol) for f in findings] == [("unresolved-symbol", "__emutls_get_address")]
+
+
+def test_an_import_absent_from_a_table_that_stops_early_is_not_called_a_crash() -> None:
+    # libandroid.so's source stops at API 30: a symbol absent from it may be a later addition.
+    app = {"liba.so": library(needed=["libandroid.so", "libc.so"], imports=["ANewerFunction"])}
+    groups, findings = resolve_abi("arm64-v8a", app, api=31)
+    assert findings == []
+    assert [(u.symbol, u.libraries) for u in groups["liba.so"].unchecked] == [("ANewerFunction", ("libandroid.so",))]
+    # Judged at API 30 or below, the table covers every level a device at minSdk has: it fails there.
+    _, findings = resolve_abi("arm64-v8a", app, api=30)
+    assert [(f.rule, f.symbol) for f in findings] == [("unresolved-symbol", "ANewerFunction")]
+    assert "up to API 30 (libandroid.so's table ends there)" in findings[0].hint

@@ -112,7 +112,7 @@ def test_relr_gates_on_api_30_and_android_relr_on_api_28() -> None:
     android = {"liba.so": lib(tags=[pr.DT_ANDROID_RELR])}
     assert rules(pr.elf_features(context(android, min_sdk=28))) == []
     finding = next(iter(pr.elf_features(context(android, min_sdk=26))))
-    assert dict(finding.extra) == {"relr_tag": "DT_ANDROID_RELR"}
+    assert dict(finding.extra) == {"relr_tag": "DT_ANDROID_RELR", "needs_api": 28}
 
 
 def test_elf_tls_fails_below_api_29() -> None:
@@ -183,21 +183,45 @@ def test_needing_a_private_system_library() -> None:
     assert found[0].needed == "libcutils.so"
 
 
-def test_platform_symbols_are_checked_against_the_ndk_api_levels() -> None:
-    source = pr.SysrootSource(find_ndk(str(FAKE_NDK)))
+def test_platform_symbols_are_judged_from_the_table_with_or_without_an_ndk() -> None:
     imports = [LIBC, ("getifaddrs", "LIBC_N", "libc.so")]
     libs = {"liba.so": lib(imports=imports)}
-    found = list(pr.platform_symbols(source)(context(libs, min_sdk=21)))
-    assert [(f.rule, f.symbol, dict(f.extra)["introduced"]) for f in found] == [
-        ("platform-symbol-unavailable", "getifaddrs", 24)
+    for source in (pr.SysrootSource(find_ndk(str(FAKE_NDK))), pr.SysrootSource(None)):
+        found = list(pr.platform_symbols(source)(context(libs, min_sdk=21)))
+        assert [(f.rule, f.symbol, dict(f.extra)["introduced"], f.severity) for f in found] == [
+            ("platform-symbol-unavailable", "getifaddrs", 24, Severity.ERROR)
+        ]
+        assert found[0].message == "libc.so exports getifaddrs from API 24; the app supports API 21"
+        assert list(pr.platform_symbols(source)(context(libs, min_sdk=24))) == []
+
+
+def test_an_unknown_min_sdk_is_judged_at_the_assumed_level_as_a_warning() -> None:
+    libs = {"liba.so": lib(imports=[LIBC, ("getifaddrs", "LIBC_N", "libc.so")], api=21)}
+    found = list(pr.platform_symbols(pr.SysrootSource(None))(context(libs, min_sdk=None)))
+    assert [(f.symbol, f.severity, dict(f.extra)["min_sdk_assumed"]) for f in found] == [
+        ("getifaddrs", Severity.WARNING, True)
     ]
-    assert list(pr.platform_symbols(source)(context(libs, min_sdk=24))) == []
-    assert list(pr.platform_symbols(pr.SysrootSource(None))(context(libs, min_sdk=21))) == []
+    assumed = pr.AssumedMinSdk()
+    assert list(assumed.record(context(libs, min_sdk=None))) == []
+    result = assumed.notice(None, Report(InputRecord("libs", "folder", None), (), ()))  # type: ignore[arg-type]
+    assert rules(result.findings) == [("min-sdk-assumed", None, Severity.INFO)]
+    assert "judged at API 21 for arm64-v8a" in result.findings[0].message
+    assert "--min-sdk" in result.findings[0].hint
+    known = pr.AssumedMinSdk()
+    list(known.record(context(libs, min_sdk=21)))
+    assert known.notice(None, Report(InputRecord("libs", "folder", None), (), ())).findings == ()  # type: ignore[arg-type]
 
 
-def test_ndk_not_found_is_one_info_when_there_are_libraries() -> None:
+def test_the_ndk_cross_checks_the_table_once() -> None:
+    # The fake NDK's libm stubs have log2f from API 24; bionic's libm.map.txt has it from 18.
+    libs = {"liba.so": lib(needed=("libc.so", "libm.so"), imports=[LIBC, "log2f"])}
+    source = pr.SysrootSource(find_ndk(str(FAKE_NDK)))
+    assert list(pr.platform_symbols(source)(context(libs, min_sdk=21))) == []
     record = LibraryRecord("arm64-v8a", "liba.so", "lib/arm64-v8a/liba.so", None, 1)
     report = Report(InputRecord("app.apk", "apk", None), (record,), ())
-    result = pr.ndk_notice(pr.SysrootSource(None))(None, report)  # type: ignore[arg-type]
-    assert rules(result.findings) == [("ndk-not-found", None, Severity.INFO)]
-    assert pr.ndk_notice(pr.SysrootSource(None))(None, replace(report, libraries=())).findings == ()  # type: ignore[arg-type]
+    result = pr.ndk_notice(source)(None, report)  # type: ignore[arg-type]
+    assert rules(result.findings) == [("ndk-stubs-differ", None, Severity.INFO)]
+    assert dict(result.findings[0].extra)["differences"] == [
+        {"abi": "arm64-v8a", "library": "libm.so", "symbol": "log2f", "table": 21, "ndk": 24}
+    ]
+    assert pr.ndk_notice(pr.SysrootSource(None))(None, report).findings == ()  # type: ignore[arg-type]

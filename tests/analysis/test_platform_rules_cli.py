@@ -77,7 +77,14 @@ TRIGGERS: list[tuple[str, tuple[str, ...], set[Row]]] = [
         ("--min-sdk", "21"),
         {("gnu-hash-without-sysv-hash", "arm64-v8a", "libgnuhash.so", "error")},
     ),
-    ("gnu-hash", (), {("gnu-hash-without-sysv-hash", "arm64-v8a", "libgnuhash.so", "warning")}),
+    (
+        "gnu-hash",
+        (),  # no minSdk: judged at the assumed level (the library's API 21), a warning, and said once
+        {
+            ("gnu-hash-without-sysv-hash", "arm64-v8a", "libgnuhash.so", "warning"),
+            ("min-sdk-assumed", None, None, "info"),
+        },
+    ),
     ("relr", ("--min-sdk", "28"), {("relr-before-api-28", "arm64-v8a", "librelr.so", "error")}),
     ("tls", ("--min-sdk", "24"), {("elf-tls-before-api-29", "arm64-v8a", "libtls.so", "error")}),
     ("api26", ("--min-sdk", "21"), {("api-level-above-min-sdk", "arm64-v8a", "libapi26.so", "error")}),
@@ -226,10 +233,12 @@ def test_compressed_libraries_need_extract_native_libs() -> None:
 
 # -- platform symbols against an NDK sysroot ---------------------------------------------------------
 
+# Levels from the platform symbol table (bionic libc.map.txt, system/logging liblog.map.txt: the
+# aborter is LIBLOG_R, API 30); the fake NDK's stubs stop at API 28 and agree below that.
 SYMBOLS_AT = {
-    21: {"getifaddrs": 24, "aligned_alloc": 28, "__android_log_call_aborter": None},
-    24: {"aligned_alloc": 28, "__android_log_call_aborter": None},
-    28: {"__android_log_call_aborter": None},
+    21: {"getifaddrs": 24, "aligned_alloc": 28, "__android_log_call_aborter": 30},
+    24: {"aligned_alloc": 28, "__android_log_call_aborter": 30},
+    28: {"__android_log_call_aborter": 30},
 }
 
 
@@ -249,12 +258,12 @@ def test_platform_symbols_introduced_above_min_sdk(min_sdk: int) -> None:
     assert "ndk-not-found" not in {f["rule"] for f in report["findings"]}
 
 
-def test_without_an_ndk_the_heuristic_stays_and_says_so() -> None:
-    code, report = audit("libs", str(PLATFORM / "platform-symbols"), "--min-sdk", "21")
-    assert code == 0 and _unavailable(report) == {}
-    notes = [f for f in report["findings"] if f["rule"] == "ndk-not-found"]
-    assert len(notes) == 1 and notes[0]["severity"] == "info"
-    assert RULES_BY_ID["ndk-not-found"].severity.value == "info"
+@pytest.mark.parametrize("min_sdk", sorted(SYMBOLS_AT))
+def test_without_an_ndk_the_table_decides_the_same(min_sdk: int) -> None:
+    code, report = audit("libs", str(PLATFORM / "platform-symbols"), "--min-sdk", str(min_sdk))
+    assert code == 1 and _unavailable(report) == SYMBOLS_AT[min_sdk]
+    assert "ndk-not-found" not in {f["rule"] for f in report["findings"]}
+    assert "not checked" not in run("libs", str(PLATFORM / "platform-symbols"), "--min-sdk", str(min_sdk)).stdout
 
 
 @pytest.mark.parametrize("variable", ["ANDROID_NDK_HOME", "ANDROID_NDK_ROOT"])

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import lief
 
-EXPORT_BINDINGS = {1, 2, 10}  # GLOBAL, WEAK, GNU_UNIQUE
+EXPORT_BINDINGS = {1, 2}  # GLOBAL, WEAK (bionic ignores GNU_UNIQUE definitions)
 IMPORT_BINDINGS = {1, 2}
 EXPORT_VISIBILITIES = {0, 3}  # DEFAULT, PROTECTED
 

@@ -27,7 +27,7 @@ from .fixture_libs import ABIS, all_libs, lib_id, skip_or_fail, tool
 READELF = "llvm-readelf-19"
 LIBRARIES = all_libs()
 
-EXPORT_BINDINGS = {1, 2, 10}  # GLOBAL, WEAK, GNU_UNIQUE
+EXPORT_BINDINGS = {1, 2}  # GLOBAL, WEAK (bionic ignores GNU_UNIQUE definitions)
 IMPORT_BINDINGS = {1, 2}
 EXPORT_VISIBILITIES = {0, 3}  # DEFAULT, PROTECTED
 
