@@ -605,7 +605,7 @@ class AssumedMinSdk:
             None,
             f"the app's minSdk is unknown (no manifest, --min-sdk or config min-sdk): judged at {where} "
             "(the highest API level the packaged libraries were built for, at least the ABI's first API level)",
-            "Pass --min-sdk N (or set min-sdk in .symaudit.toml) to judge API levels and platform symbols at "
+            "Pass --min-sdk N (or set min-sdk in symaudit.toml) to judge API levels and platform symbols at "
             "the app's real minSdk.",
             extra=(
                 ("assumed", dict(sorted(self.levels.items()))),
