@@ -25,9 +25,6 @@ __all__ = [
 class PlatformLibs:
     public: dict[str, int]
     """Public NDK library name -> first API level that has it."""
-    cxx_library: str
-    cxx_exports: frozenset[str]
-    """The few C++ runtime names the platform ``libstdc++.so`` really exports."""
     private: frozenset[str] = frozenset()
     """System libraries apps cannot link against (``is not accessible for the namespace``)."""
 
@@ -43,7 +40,5 @@ def platform_libs() -> PlatformLibs:
     data = load_data("platform_libs.json")
     return PlatformLibs(
         public=dict(data["public"]),
-        cxx_library=data["cxx_exports"]["library"],
-        cxx_exports=frozenset(data["cxx_exports"]["symbols"]),
         private=frozenset(data.get("private", {}).get("libraries", ())),
     )

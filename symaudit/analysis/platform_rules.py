@@ -168,7 +168,6 @@ def stl_ndk_mismatch(ctx: AbiContext) -> Iterable[Finding]:
             "copy in dependency order, not the newest), or rebuild the older dependencies with one NDK.",
             severity=Severity.ERROR if lacking else Severity.WARNING,
             needed="libc++_shared.so",
-            symbol=lacking[0] if lacking else None,
             extra=(
                 ("built_with", note.ndk_version),
                 ("shipped", runtime_note.ndk_version),

@@ -126,9 +126,14 @@ def test_other_libraries_answer_too() -> None:
     assert TABLE.export("libz.so", "inflate", "x86") is not None
 
 
-def test_libstdcxx_table_matches_the_cxx_exports_fact() -> None:
+# REFERENCE.md 3.4 (bionic libc/libstdc++.map.txt, node LIBC_O): the platform libstdc++.so
+# exports only these; the resolver now reads them from the table (platform_libs.json's old list went).
+LIBSTDCXX = {"_ZSt7nothrow", "_ZdaPv", "_ZdaPvRKSt9nothrow_t", "_ZdlPv", "_ZdlPvRKSt9nothrow_t", "_Znaj", "_ZnajRKSt9nothrow_t", "_Znam", "_ZnamRKSt9nothrow_t", "_Znwj", "_ZnwjRKSt9nothrow_t", "_Znwm", "_ZnwmRKSt9nothrow_t", "__cxa_guard_abort", "__cxa_guard_acquire", "__cxa_guard_release", "__cxa_pure_virtual"}
+
+
+def test_libstdcxx_table_holds_only_the_few_names_the_platform_exports() -> None:
     names = TABLE.names("libstdc++.so", "arm64-v8a", 36) | TABLE.names("libstdc++.so", "armeabi-v7a", 36)
-    assert names == platform_libs().cxx_exports
+    assert names == LIBSTDCXX
 
 
 def test_every_public_ndk_library_has_a_table_with_a_named_source() -> None:

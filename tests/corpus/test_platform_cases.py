@@ -8,8 +8,9 @@
 * ``libnode.so`` of nodejs-mobile-react-native 18.20.4 (NDK r24) imports ``__emutls_get_address``,
   which react-native's r21e ``libc++_shared.so`` does not export.
 
-What symaudit must say about them at each minSdk is the platform layer's (issue 11 items 2-4);
-here symaudit is held only to what its linker core already gets right.
+What symaudit must say about them at each minSdk (issue 11 items 2-4) is checked against
+facts from llvm-readelf (who imports what, who defines it, the NDK notes) and the platform symbol
+table (which API level libc exports the unwinder from), never against symaudit itself.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from tests.corpus.aars import (
     jni_libraries,
     write_aar,
 )
-from tests.corpus.maven import ABIS, pinned, readelf_symbols
+from symaudit.analysis.platform_symbols import platform_symbols
+from tests.corpus.maven import ABIS, pinned, readelf_symbols, write_apk
 from tests.corpus.test_platform_corpus import _note
 from tests.required import need_tools
 
@@ -139,3 +141,93 @@ def test_libnode_imports_emutls_that_r21e_libcxx_lacks(
     assert "__emutls_get_address" not in readelf_symbols(cxx, tmp_path)[0]
     assert _ndk(readelf, libnode, tmp_path) == "r24"
     assert _ndk(readelf, cxx, tmp_path) == "r21e"
+
+
+# -- what symaudit says about them (issue 11 "Done when") ------------------------------------------
+
+
+def _unwind_oracle(libraries: dict[tuple[str, str], bytes], scratch: Path, min_sdk: int) -> dict[str, int]:
+    """ABI -> the API level from which libc exports _Unwind_Resume, for each ABI where
+    libjscexecutor.so imports it, nothing packaged defines it, and libc lacks it at ``min_sdk``."""
+    table = platform_symbols()
+    expected = {}
+    for abi in ABIS:
+        defined = set().union(*(readelf_symbols(d, scratch)[0] for (a, _), d in libraries.items() if a == abi))
+        imports = readelf_symbols(libraries[abi, "libjscexecutor.so"], scratch)[1]
+        if "_Unwind_Resume" not in imports or "_Unwind_Resume" in defined:
+            continue
+        first = min(start for start, _ in table.spans("libc.so", "_Unwind_Resume", abi, None))
+        if first > max(min_sdk, 21 if "64" in abi else 1):
+            expected[abi] = first
+    return expected
+
+
+def _unwind_findings(report: dict) -> dict[str, int]:
+    found = {}
+    for finding in report["findings"]:
+        if finding.get("symbol") == "_Unwind_Resume":
+            assert finding["rule"] == "platform-symbol-unavailable" and finding["severity"] == "error"
+            assert finding["library"] == "libjscexecutor.so" and finding["provider"] == "libc.so"
+            assert finding["message"].startswith(f"libc.so exports _Unwind_Resume from API {finding['introduced']}")
+            found[finding["abi"]] = finding["introduced"]
+    return found
+
+
+def _folder(libraries: dict[tuple[str, str], bytes], root: Path) -> Path:
+    for (abi, name), data in libraries.items():
+        (root / abi).mkdir(parents=True, exist_ok=True)
+        (root / abi / name).write_bytes(data)
+    return root
+
+
+@pytest.mark.parametrize("min_sdk", [21, 30])
+def test_unwind_resume_is_reported_below_api_30_without_an_ndk(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, min_sdk: int
+) -> None:
+    for variable in ("ANDROID_NDK_HOME", "ANDROID_NDK_ROOT", "ANDROID_NDK", "NDK_ROOT", "ANDROID_HOME", "ANDROID_SDK_ROOT"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no default SDK location either
+    libraries = compose(RN_070_JSC, files)
+    expected = _unwind_oracle(libraries, tmp_path, min_sdk)
+    assert expected == ({"arm64-v8a": 30, "x86": 30, "x86_64": 30} if min_sdk == 21 else {})
+    folder = _folder(libraries, tmp_path / "lib")
+    apk = write_apk(tmp_path / "rn070-jsc.apk", libraries)
+    for command, path in (("libs", folder), ("apk", apk)):
+        _, report = audit_json(command, str(path), "--min-sdk", str(min_sdk), "--no-references")
+        assert _unwind_findings(report) == expected, command
+        assert "ndk-not-found" not in {f["rule"] for f in report["findings"]}
+
+
+def test_the_swaps_warn_naming_both_ndk_releases_and_raise_no_error(
+    files: dict[str, Path], readelf: str, tmp_path: Path
+) -> None:
+    torch = jni_libraries(files[TORCH_1_13])
+    react = jni_libraries(files[RN_070])
+    swaps = {
+        "rn-over-hermes-cxx": compose(RN_070_JSC_HERMES_CXX, files),
+        "torch-over-rn-cxx": {**torch, **{(abi, CXX): react[abi, CXX] for abi in ABIS}},
+    }
+    for label, libraries in swaps.items():
+        _, report = audit_json(
+            "aar", str(write_aar(libraries, tmp_path / f"{label}.aar")), "--min-sdk", "30", "--no-references"
+        )
+        errors = [f for f in report["findings"] if f["severity"] == "error"]
+        assert {f["rule"] for f in errors} <= {"load-align-16k", "zip-align-16k"}, label
+        for finding in (f for f in report["findings"] if f["rule"] == "stl-ndk-mismatch"):
+            shipped = _ndk(readelf, libraries[finding["abi"], CXX], tmp_path)
+            built = _ndk(readelf, libraries[finding["abi"], finding["library"]], tmp_path)
+            assert finding["severity"] == "warning"
+            assert (finding["built_with"], finding["shipped"]) == (built, shipped)
+            assert f"NDK {built}" in finding["message"] and f"NDK {shipped}" in finding["message"]
+            assert finding["library"] in finding["message"]
+
+
+def test_libnode_over_r21e_libcxx_is_an_unresolved_emutls(files: dict[str, Path], readelf: str, tmp_path: Path) -> None:
+    cxx = jni_libraries(files[RN_070])["arm64-v8a", CXX]
+    libraries = {("arm64-v8a", "libnode.so"): files[LIBNODE].read_bytes(), ("arm64-v8a", CXX): cxx}
+    _, report = audit_json("libs", str(_folder(libraries, tmp_path / "lib")), "--min-sdk", "24", "--no-references")
+    emutls = [f for f in report["findings"] if f["rule"] != "stl-ndk-mismatch" and f.get("symbol") == "__emutls_get_address"]
+    assert [(f["rule"], f["severity"], f["library"]) for f in emutls] == [("unresolved-symbol", "error", "libnode.so")]
+    mismatch = [f for f in report["findings"] if f["rule"] == "stl-ndk-mismatch"]
+    assert [(f["severity"], f["built_with"], f["shipped"]) for f in mismatch] == [("error", "r24", "r21e")]
+    assert "__emutls_get_address" in mismatch[0]["unresolved"]
