@@ -95,6 +95,8 @@ class Lib:
     """Copy a core fixture library (``<variant>/<name>``) instead of building."""
     extra_needed: tuple[str, ...] = field(default=())
     """Stub libraries built on the fly only to link against (not written out)."""
+    edit: str | None = None
+    """A byte edit applied after linking (see ``EDITS``): the structure bionic refuses."""
 
 
 def _page(abi: str) -> int:
@@ -142,6 +144,15 @@ LIBS: tuple[Lib, ...] = (
     Lib("stl-gnustl", "arm64-v8a", "libolduser.so", "olduser.c", needed=("libc.so", "./libgnustl_shared.so")),
     Lib("stl-static", "arm64-v8a", "libc++_shared.so", "", copy_of="cxx-new/libc++_shared.so"),
     Lib("stl-static", "arm64-v8a", "libstaticcxx.so", "staticcxx.c"),
+    # Every refusal of bionic's ElfReader / soinfo::prelink_image a packaged library can trigger:
+    # copies of libgood.so, each edited after linking (EDITS), next to an unedited neighbour.
+    Lib("refused", "arm64-v8a", "libgood.so", "good.c", needed=("libc.so", "liblog.so")),
+    *(
+        Lib("refused", "arm64-v8a", f"lib{edit}.so", "good.c", needed=("libc.so", "liblog.so"), edit=edit)
+        for edit in ("noshdr", "badshoff", "shentsize", "shstrndx", "nohash", "nostrtab", "nosymtab", "syment")
+    ),
+    # A path in DT_NEEDED: the dependency's SONAME is a path, so the linker records the path.
+    Lib("refused", "arm64-v8a", "libneedpath.so", "good.c", needed=("libc.so",), extra_needed=("deps/liblog.so",)),
     # platform-symbol-unavailable: imports introduced at API 21, 24, 28 and one no API has.
     Lib(
         "platform-symbols",
@@ -185,9 +196,10 @@ def _compile_stub(
     abi: str, key: str, soname: str, body: str, work: Path, version_script: str | None = None, api: int = 21
 ) -> Path:
     """A stub to link against, written to ``work/<abi>/<key>/<soname>``."""
-    source = work / f"{abi}-{key}-{api}.c"
+    safe = key.replace("/", "-")
+    source = work / f"{abi}-{safe}-{api}.c"
     source.write_text(body)
-    out = work / abi / f"{key}-{api}" / soname
+    out = work / abi / f"{safe}-{api}" / soname
     out.parent.mkdir(parents=True, exist_ok=True)
     args = [
         CLANG,
@@ -200,7 +212,7 @@ def _compile_stub(
         str(source),
     ]
     if version_script:
-        script = work / f"{abi}-{key}-{api}.map"
+        script = work / f"{abi}-{safe}-{api}.map"
         script.write_text(version_script)
         args.append(f"-Wl,--version-script={script}")
     _run(args, work)
@@ -209,6 +221,7 @@ def _compile_stub(
 
 # Stubs built only to link against: key -> (soname recorded in DT_NEEDED, body).
 _EXTRA_STUBS = {
+    "deps/liblog.so": ("deps/liblog.so", "void __android_log_print() {}\n"),
     "libcutils.so": ("libcutils.so", "void property_get() {}\n"),
     # A liblog with a function no API level of the fake NDK has (API 30 in reality).
     "liblog-future.so": (
@@ -263,6 +276,65 @@ def build_lib(lib: Lib, out: Path, work: Path, core_libs: Path = CORE_LIBS) -> N
         soname, body = _EXTRA_STUBS[key]
         args.append(str(_compile_stub(lib.abi, key, soname, body, work)))
     _run(args, SRC)
+    if lib.edit is not None:
+        target.write_bytes(EDITS[lib.edit](bytearray(target.read_bytes())))
+
+
+# -- edits that make the loader refuse a library (ELF64 little-endian) ------------------------------
+# Offsets: e_shoff 0x28 (u64), e_shentsize 0x3a, e_shnum 0x3c, e_shstrndx 0x3e (u16); the
+# dynamic section is found through PT_DYNAMIC (REFERENCE.md 1.2-1.3).
+
+DT_NULL, DT_HASH, DT_STRTAB, DT_SYMTAB, DT_SYMENT, DT_DEBUG, DT_GNU_HASH = 0, 4, 5, 6, 11, 21, 0x6FFFFEF5
+
+
+def _u16(data: bytearray, at: int, value: int) -> bytearray:
+    data[at : at + 2] = value.to_bytes(2, "little")
+    return data
+
+
+def _dynamic(data: bytes) -> tuple[int, int]:
+    """(file offset, size) of PT_DYNAMIC."""
+    phoff = int.from_bytes(data[0x20:0x28], "little")
+    for index in range(int.from_bytes(data[0x38:0x3A], "little")):
+        at = phoff + index * 56
+        if int.from_bytes(data[at : at + 4], "little") == 2:  # PT_DYNAMIC
+            return int.from_bytes(data[at + 8 : at + 16], "little"), int.from_bytes(data[at + 32 : at + 40], "little")
+    raise SystemExit("no PT_DYNAMIC")
+
+
+def _retag(data: bytearray, tags: set[int], new_tag: int | None = None, new_value: int | None = None) -> bytearray:
+    """Rewrite every dynamic entry whose tag is in ``tags``: to DT_DEBUG (a tag bionic accepts and
+    ignores for libraries), or keep the tag and set ``new_value``."""
+    offset, size = _dynamic(data)
+    for at in range(offset, offset + size, 16):
+        tag = int.from_bytes(data[at : at + 8], "little")
+        if tag == DT_NULL:
+            break
+        if tag in tags:
+            if new_value is not None:
+                data[at + 8 : at + 16] = new_value.to_bytes(8, "little")
+            else:
+                data[at : at + 8] = (new_tag if new_tag is not None else DT_DEBUG).to_bytes(8, "little")
+                data[at + 8 : at + 16] = bytes(8)
+    return data
+
+
+def _garbage_shoff(data: bytearray) -> bytearray:
+    data[0x28:0x30] = (0xDEADBEEF00).to_bytes(8, "little")
+    return data
+
+
+EDITS = {
+    # e_shnum 0 (e_shstrndx left non-zero, so bionic gets to its section-header check)
+    "noshdr": lambda data: _u16(data, 0x3C, 0),
+    "badshoff": _garbage_shoff,
+    "shentsize": lambda data: _u16(data, 0x3A, 0x20),
+    "shstrndx": lambda data: _u16(data, 0x3E, 0),
+    "nohash": lambda data: _retag(data, {DT_HASH, DT_GNU_HASH}),
+    "nostrtab": lambda data: _retag(data, {DT_STRTAB}),
+    "nosymtab": lambda data: _retag(data, {DT_SYMTAB}),
+    "syment": lambda data: _retag(data, {DT_SYMENT}, new_value=16),
+}
 
 
 # -- fake NDK -------------------------------------------------------------------------------------

@@ -19,10 +19,10 @@ from symaudit.analysis.linker import LoadGroup, resolve_abi
 from symaudit.analysis.min_sdk import judged_level
 from symaudit.analysis.platform_libs import abi_for_machine, machine_name
 from symaudit.containers.base import LibraryEntry, Package, member_reason, shown
-from symaudit.elf.model import ElfLibrary
+from symaudit.elf.model import ElfLibrary, Refusal
 from symaudit.elf.reader import CorruptElfError, read_elf
 from symaudit.errors import InputError, MemberError
-from symaudit.findings import Finding, sort_key
+from symaudit.findings import Finding, Severity, sort_key
 from symaudit.results import AppFacts, InputRecord, LibraryRecord, Report
 from symaudit.rules.core import CORRUPT_LIBRARY
 
@@ -38,6 +38,10 @@ class _Parsed:
     sha256: str | None
     library: ElfLibrary | None
     error: str | None
+    reason: str | None = None
+    """Stable key when ``error`` is bionic's own refusal (``no-hash-table``, ...)."""
+    earlier: tuple[Refusal, ...] = ()
+    """ElfReader refusals met before the parse failed (bionic reports the first fatal one)."""
 
 
 def _parse(package: Package, entry: LibraryEntry) -> _Parsed:
@@ -65,7 +69,7 @@ def _parse_bytes(entry: LibraryEntry, data: bytes | memoryview, digest: _Pending
     try:
         library = read_elf(data, entry.name)
     except CorruptElfError as exc:
-        return _Parsed(entry, entry.abi or UNKNOWN_ABI, digest.value(), None, str(exc))
+        return _Parsed(entry, entry.abi or UNKNOWN_ABI, digest.value(), None, str(exc), exc.reason, exc.earlier)
     abi = entry.abi or abi_for_machine(library.machine, library.bits) or UNKNOWN_ABI
     return _Parsed(entry, abi, digest.value(), library, None)
 
@@ -146,8 +150,60 @@ def _record(
     )
 
 
-def _corrupt(parsed: _Parsed, affected: tuple[str, ...]) -> Finding:
+def _fatal(refusal: Refusal, target_sdk: int | None) -> bool:
+    """bionic's DL_ERROR_AFTER: a gated refusal is fatal from its targetSdk on (unknown: it is)."""
+    return refusal.target_sdk is None or target_sdk is None or target_sdk >= refusal.target_sdk
+
+
+def _refused(
+    parsed: _Parsed, refusal: Refusal, target_sdk: int | None, affected: tuple[str, ...] = ()
+) -> Finding:
+    """A ``corrupt-library`` finding in bionic's words: an error when the loader refuses the
+    library for this app, a warning when the app's targetSdk still lets it load."""
     name = parsed.entry.name
+    gate = refusal.target_sdk
+    if _fatal(refusal, target_sdk):
+        message = f"dlopen failed: {refusal.message}"
+        if gate is not None:
+            message += f" (fatal for apps targeting API {gate}+" + (
+                "; the app's targetSdk is unknown)" if target_sdk is None else f"; the app targets {target_sdk})"
+            )
+        severity = Severity.ERROR
+    else:
+        message = (
+            f"{refusal.message} and will not work when the app moves to targetSdkVersion {gate} or later "
+            f"(bionic allows it while the app targets {target_sdk})"
+        )
+        severity = Severity.WARNING
+    return CORRUPT_LIBRARY.finding(
+        parsed.abi,
+        name,
+        message,
+        f"Relink {name} with a standard linker (lld or ld.bfd, no post-link packer or section stripper): the "
+        "loader reads its section headers and dynamic table as linkers write them.",
+        severity,
+        path=parsed.entry.path,
+        affected=affected,
+        extra=(("reason", refusal.reason),),
+    )
+
+
+def _corrupt(parsed: _Parsed, affected: tuple[str, ...], target_sdk: int | None = None) -> Finding:
+    name = parsed.entry.name
+    first = next((r for r in parsed.earlier if _fatal(r, target_sdk)), None)
+    if first is not None:
+        return _refused(parsed, first, target_sdk, affected)
+    if parsed.reason is not None:
+        return CORRUPT_LIBRARY.finding(
+            parsed.abi,
+            name,
+            f"dlopen failed: {parsed.error}",
+            f"Relink {name}: its dynamic table lacks what every linker writes (a post-link tool or an edit "
+            "broke it), or rebuild and re-download it.",
+            path=parsed.entry.path,
+            affected=affected,
+            extra=(("reason", parsed.reason),),
+        )
     return CORRUPT_LIBRARY.finding(
         parsed.abi,
         name,
@@ -185,6 +241,7 @@ def audit_package(
     analyses run, and in what order, is the caller's list (:mod:`symaudit.suites`); the engine
     itself only parses, resolves the load groups and reports what cannot be parsed or loaded.
     """
+    target_sdk = app.target_sdk if app is not None else None
     listed = package.libraries()
     entries = [e for e in listed if not abis or e.abi is None or e.abi in abis]
     present = {e.abi for e in listed if e.abi is not None}
@@ -220,13 +277,24 @@ def audit_package(
                 arch_findings.append(mismatch)
                 unloadable.append(name)
                 continue
+            # bionic's ElfReader refusals, in its order: warnings until the first fatal one.
+            refusals = parsed.library.refusals
+            fatal = next((r for r in refusals if _fatal(r, target_sdk)), None)
+            for refusal in refusals:
+                if refusal is fatal:
+                    break
+                arch_findings.append(_refused(parsed, refusal, target_sdk))
+            if fatal is not None:
+                arch_findings.append(_refused(parsed, fatal, target_sdk))
+                unloadable.append(name)
+                continue
             loadable[name] = parsed.library
         groups, linker_findings = resolve_abi(
             abi,
             loadable,
             unloadable,
             paths,
-            target_sdk=app.target_sdk if app is not None else None,
+            target_sdk=target_sdk,
             api=judged_level(abi, loadable, app).api,
         )
         context = AbiContext(
@@ -249,7 +317,7 @@ def audit_package(
                     extra.update(annotator.annotate(context, name))
             records.append(_record(parsed, groups.get(name), extra))
             if parsed.library is None:
-                findings.append(_corrupt(parsed, _dependents(name, groups)))
+                findings.append(_corrupt(parsed, _dependents(name, groups), target_sdk))
         for finding in arch_findings:
             findings.append(replace(finding, affected=_dependents(finding.library or "", groups)))
         abi_findings = list(linker_findings)

@@ -417,6 +417,19 @@ class ImportTable(SymbolTable):
 
 
 @dataclass(frozen=True, slots=True)
+class Refusal:
+    """A structure bionic's loader refuses, in its own words (``linker_phdr.cpp``, ``linker.cpp``)."""
+
+    reason: str
+    """Stable key (``no-section-headers``, ``section-headers-out-of-range``, ``e-shentsize``, ...)."""
+    message: str
+    """bionic's message, with the library's file name."""
+    target_sdk: int | None = None
+    """Fatal only for apps targeting this API level or higher (bionic's ``DL_ERROR_AFTER``); older
+    targets get a warning and the library loads. None: fatal for every app."""
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     """One program header."""
 
@@ -481,6 +494,8 @@ class ElfLibrary:
     """False when section headers are absent or unusable; tables were found through PT_DYNAMIC."""
     anomalies: tuple[str, ...] = ()
     """Non-fatal oddities the reader noticed (e.g. a LOCAL symbol in the global part of .dynsym)."""
+    refusals: tuple[Refusal, ...] = ()
+    """What bionic's ElfReader refuses in this file, in the order it checks (see :class:`Refusal`)."""
 
     @property
     def bits(self) -> int:

@@ -57,6 +57,7 @@ from symaudit.elf.model import (
     HashedNames,
     ImportTable,
     Note,
+    Refusal,
     Segment,
     VersionNeed,
 )
@@ -121,7 +122,21 @@ _RUNS = re.compile(rb"\x01+")
 
 
 class CorruptElfError(Exception):
-    """The bytes are not a shared object the Android loader could read; ``str()`` says why."""
+    """The bytes are not a shared object the Android loader could read; ``str()`` says why.
+
+    ``reason`` is a stable key when the message is bionic's own (``no-hash-table``, ...);
+    ``earlier`` holds the refusals bionic's ElfReader meets before this point (it stops at the
+    first fatal one)."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.earlier: tuple[Refusal, ...] = ()
+
+
+ELF_HEADER_TARGET_SDK = 26
+SHT_DYNAMIC = 6
+"""bionic's DL_ERROR_AFTER(26, ...) in ElfReader::VerifyElfHeader (e_shentsize, e_shstrndx)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,9 +195,13 @@ def read_elf(data: bytes | memoryview, name: str = "") -> ElfLibrary:
 
     Raises :class:`CorruptElfError` for anything the loader would refuse or that cannot be read.
     """
+    reader = None
     try:
-        return _Reader(data).library()
-    except CorruptElfError:
+        reader = _Reader(data, name)
+        return reader.library()
+    except CorruptElfError as exc:
+        if reader is not None:
+            exc.earlier = tuple(reader.refusals)
         raise
     except Exception as exc:  # struct, slicing and decoding raise many types on garbage input
         if os.environ.get("SYMAUDIT_DEBUG"):
@@ -192,10 +211,12 @@ def read_elf(data: bytes | memoryview, name: str = "") -> ElfLibrary:
 
 
 class _Reader:
-    def __init__(self, data: bytes | memoryview) -> None:
+    def __init__(self, data: bytes | memoryview, name: str = "") -> None:
         self.data = data
+        self.name = name or "library"
         self.size = len(data)
         self.anomalies: list[str] = []
+        self.refusals: list[Refusal] = []
         self._check_ident()
         self.elf_class = ElfClass.ELF64 if data[4] == 2 else ElfClass.ELF32
         self.layout = _LAYOUT[self.elf_class]
@@ -242,6 +263,8 @@ class _Reader:
             raise CorruptElfError("no PT_DYNAMIC segment: nothing the dynamic linker can link")
         tags = self._dynamic(dynamic[0])
         self.tags = tags
+        sections = self._sections(dynamic[0])
+        self._prelink_checks(tags)
         strtab = self._string_table(tags)
         self.strtab = strtab
         self._strings: dict[int, str] = {}
@@ -261,7 +284,6 @@ class _Reader:
         runpath = tuple(p for value in names_of(DT_RUNPATH) for p in value.split(":") if p)
         rpath = tuple(p for value in names_of(DT_RPATH) for p in value.split(":") if p)
 
-        sections = self._sections()
         exports, imports, has_versym, defined, needs = self._symbols(tags, strtab, sections)
         notes = self._notes(segments, sections)
         comment = self._comment(sections)
@@ -286,7 +308,22 @@ class _Reader:
             comment=comment,
             section_headers=sections is not None,
             anomalies=tuple(self.anomalies),
+            refusals=tuple(self.refusals),
         )
+
+    def _prelink_checks(self, tags: dict[int, list[int]]) -> None:
+        """soinfo::prelink_image's refusals, in its order, in its words (linker.cpp)."""
+        name = self.name
+        if DT_SYMENT in tags and tags[DT_SYMENT][0] != self.layout.sym_size:
+            raise CorruptElfError(f'invalid DT_SYMENT: {tags[DT_SYMENT][0]} in "{name}"', "bad-dt-syment")
+        if DT_HASH not in tags and DT_GNU_HASH not in tags:
+            raise CorruptElfError(
+                f'empty/missing DT_HASH/DT_GNU_HASH in "{name}" (new hash type from the future?)', "no-hash-table"
+            )
+        if DT_STRTAB not in tags:
+            raise CorruptElfError(f'empty/missing DT_STRTAB in "{name}"', "no-dt-strtab")
+        if DT_SYMTAB not in tags:
+            raise CorruptElfError(f'empty/missing DT_SYMTAB in "{name}"', "no-dt-symtab")
 
     def _machine_number(self) -> int:
         offset = 18
@@ -402,27 +439,84 @@ class _Reader:
 
     # -- section headers (optional) ---------------------------------------------------------
 
-    def _sections(self) -> dict[str, tuple[int, int, int, int]] | None:
-        """name -> (type, offset, size, entsize) of usable section headers, or None."""
+    def _sections(self, dynamic: Segment) -> dict[str, tuple[int, int, int, int]] | None:
+        """name -> (type, offset, size, entsize) of usable section headers, or None.
+
+        Records what bionic's ElfReader refuses about them (VerifyElfHeader, ReadSectionHeaders,
+        ReadDynamicSection, in that order); the audit decides, from the app's targetSdk, whether
+        the library loads. The tables themselves are read through PT_DYNAMIC either way.
+        """
         header = self.header
         shoff, shnum, shentsize = header["e_shoff"], header["e_shnum"], header["e_shentsize"]
-        if shoff == 0 or shnum == 0:
-            return None
         expected = 64 if self.elf_class is ElfClass.ELF64 else 40
+        name = self.name
+        if shentsize != expected:
+            self.refusals.append(
+                Refusal(
+                    "e-shentsize",
+                    f'"{name}" has unsupported e_shentsize: 0x{shentsize:x} (expected 0x{expected:x})',
+                    ELF_HEADER_TARGET_SDK,
+                )
+            )
+        if header["e_shstrndx"] == 0:
+            self.refusals.append(Refusal("e-shstrndx", f'"{name}" has invalid e_shstrndx', ELF_HEADER_TARGET_SDK))
+        if shnum == 0:
+            self.refusals.append(Refusal("no-section-headers", f'"{name}" has no section headers'))
+            return None
+        # ElfReader::CheckFileRange over shnum * sizeof(Shdr), whatever e_shentsize says.
+        size = shnum * expected
+        align = 8 if self.elf_class is ElfClass.ELF64 else 4
+        if not (0 < shoff and shoff + size <= self.size and shoff % align == 0):
+            self.refusals.append(
+                Refusal("section-headers-out-of-range", f'"{name}" has invalid shdr offset/size: {shoff}/{size}')
+            )
         problem = None
         if shentsize != expected:
             problem = f"e_shentsize is {shentsize}, expected {expected}"
-        elif shoff + shnum * shentsize > self.size:
+        elif shoff == 0 or shoff + shnum * shentsize > self.size:
             problem = f"section headers at offset {shoff} run past the end of the file"
         if problem is None:
             try:
-                return self._section_table(shoff, shnum, shentsize)
+                table, dynamic_shdr = self._section_table(shoff, shnum, shentsize)
             except Exception as exc:  # garbage headers: the loader ignores them, so do we
                 problem = f"section headers unreadable ({exc})"
+            else:
+                self._check_dynamic_section(dynamic_shdr, dynamic)
+                return table
         self.anomalies.append(f"{problem}; tables were read through PT_DYNAMIC")
         return None
 
-    def _section_table(self, shoff: int, shnum: int, shentsize: int) -> dict[str, tuple[int, int, int, int]]:
+    def _check_dynamic_section(self, dynamic_shdr: tuple[int, int] | None, dynamic: Segment) -> None:
+        """ElfReader::ReadDynamicSection: the first SHT_DYNAMIC header must match PT_DYNAMIC."""
+        if any(r.target_sdk is None for r in self.refusals):
+            return  # bionic stopped before reading it
+        name = self.name
+        if dynamic_shdr is None:
+            self.refusals.append(Refusal("no-dynamic-section-header", f'"{name}" .dynamic section header was not found'))
+            return
+        offset, size = dynamic_shdr
+        if offset != dynamic.offset:
+            self.refusals.append(
+                Refusal(
+                    "dynamic-section-offset",
+                    f'"{name}" .dynamic section has invalid offset: 0x{offset:x}, expected to match PT_DYNAMIC '
+                    f"offset: 0x{dynamic.offset:x}",
+                    ELF_HEADER_TARGET_SDK,
+                )
+            )
+        if size != dynamic.filesz:
+            self.refusals.append(
+                Refusal(
+                    "dynamic-section-size",
+                    f'"{name}" .dynamic section has invalid size: 0x{size:x} (expected to match PT_DYNAMIC filesz '
+                    f"0x{dynamic.filesz:x})",
+                    ELF_HEADER_TARGET_SDK,
+                )
+            )
+
+    def _section_table(
+        self, shoff: int, shnum: int, shentsize: int
+    ) -> tuple[dict[str, tuple[int, int, int, int]], tuple[int, int] | None]:
         data = self.data
         if self.elf_class is ElfClass.ELF64:
             fmt = "<IIQQQQIIQQ"  # name type flags addr offset size link info addralign entsize
@@ -460,6 +554,7 @@ class _Reader:
             if at + shentsize > self.size:
                 raise CorruptElfError(f"e_shstrndx {strndx} is past the end of the file")
             names_at = struct.unpack_from(fmt, data, at)[4]
+        dynamic_shdr = next(((h[4], h[5]) for h in headers if h[1] == SHT_DYNAMIC), None)
         result: dict[str, tuple[int, int, int, int]] = {}
         for name, kind, _flags, _addr, offset, size, _link, _info, _align, entsize in headers:
             at = names_at + name
@@ -467,7 +562,7 @@ class _Reader:
             end = window.find(b"\0")
             text = window[:end].decode("utf-8", "replace") if end >= 0 else ""
             result.setdefault(text, (kind, offset, size, entsize))
-        return result
+        return result, dynamic_shdr
 
     # -- symbols ----------------------------------------------------------------------------
 
