@@ -168,6 +168,7 @@ def stl_ndk_mismatch(ctx: AbiContext) -> Iterable[Finding]:
             "copy in dependency order, not the newest), or rebuild the older dependencies with one NDK.",
             severity=Severity.ERROR if lacking else Severity.WARNING,
             needed="libc++_shared.so",
+            symbol=lacking[0] if lacking else None,
             extra=(
                 ("built_with", note.ndk_version),
                 ("shipped", runtime_note.ndk_version),
@@ -180,22 +181,39 @@ def stl_ndk_mismatch(ctx: AbiContext) -> Iterable[Finding]:
 
 
 def api_level_above_min_sdk(ctx: AbiContext) -> Iterable[Finding]:
+    """A library built for a higher API level than the app's minSdk: a warning. Whether it loads
+    is decided by resolution: its platform imports are judged against the table
+    (``platform-symbol-unavailable``), so this finding says which way that went."""
     min_sdk = _min_sdk(ctx)
     if min_sdk is None:
         return
+    table = symbol_table()
     for name, library in sorted(ctx.libraries.items()):
         note = android_note(library)
         if note is None or note.api <= min_sdk:
             continue
+        group = ctx.groups.get(name)
+        lacking = sorted(
+            {
+                item.symbol
+                for item in (group.platform_imports if group is not None else ())
+                if _unavailable(item, min_sdk, table.newest_api) is not None
+            }
+        )
+        effect = (
+            f"; {len(lacking)} of its platform imports are missing at API {min_sdk} (see platform-symbol-unavailable)"
+            if lacking
+            else f"; every platform symbol it imports exists at API {min_sdk}"
+        )
         yield _finding(
             rules.API_LEVEL_ABOVE_MIN_SDK,
             ctx,
             name,
             f"{name} was built for API {note.api} but the app's minSdk is {min_sdk}"
-            f" ({ctx.app.min_sdk_source if ctx.app and ctx.app.min_sdk_source else 'manifest'})",
+            f" ({ctx.app.min_sdk_source if ctx.app and ctx.app.min_sdk_source else 'manifest'}){effect}",
             f"Build {name} with minSdk {min_sdk} (ANDROID_PLATFORM=android-{min_sdk}), or raise the app's minSdk to "
             f"{note.api}.",
-            extra=(("api", note.api), ("min_sdk", min_sdk)),
+            extra=(("api", note.api), ("min_sdk", min_sdk), ("unavailable", lacking)),
         )
 
 

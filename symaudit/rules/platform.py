@@ -56,15 +56,19 @@ NDK, or from the dependency built with it), or rebuild the older dependencies wi
 
 API_LEVEL_ABOVE_MIN_SDK = define_rule(
     "api-level-above-min-sdk",
-    Severity.ERROR,
+    Severity.WARNING,
     "A library built for a higher API level than the app's minSdk",
     """
 ## What it finds
 A library whose `.note.android.ident` records an API level (`__ANDROID_API__`, the
-`--target=...<api>` it was compiled for) above the app's `minSdkVersion`.
+`--target=...<api>` it was compiled for) above the app's `minSdkVersion`. It is a warning: whether
+the library loads on the older devices is decided by resolution, not by the level it was built
+for. Its platform imports are judged against the platform symbol table, and each one the
+devices at minSdk lack is a `platform-symbol-unavailable` error; this finding says how many.
 ## Why it matters
-Such a library may call functions older devices do not have, and fails to load there with
-`cannot locate symbol "aligned_alloc"` (API 28) or similar.
+Headers of a newer API level let code call functions older devices do not have
+(`cannot locate symbol "aligned_alloc"` below API 28), and the compiler no longer warns about
+them. Even when every import exists today, the next change may add one that does not.
 ## Example
 `libfoo.so` was compiled with `--target=aarch64-linux-android26`; the app's minSdk is 21.
 ## Fix

@@ -162,16 +162,26 @@ def test_library_built_with_a_newer_ndk_than_the_shipped_libcxx() -> None:
                    imports=[LIBC, "_ZNSt6__ndk122__libcpp_verbose_abortEPKcz"])
     found = list(pr.stl_ndk_mismatch(context({"libc++_shared.so": runtime, "libnew.so": consumer})))
     assert rules(found) == [("stl-ndk-mismatch", "libnew.so", Severity.ERROR)]
-    assert found[0].symbol == "_ZNSt6__ndk122__libcpp_verbose_abortEPKcz"
+    assert dict(found[0].extra)["unresolved"] == ["_ZNSt6__ndk122__libcpp_verbose_abortEPKcz"]
+    assert "NDK r26b" in found[0].message and "NDK r21b" in found[0].message
+    # __cxa_atexit@LIBC comes from libc (the resolver says so): no longer counted as missing.
+    resolving = replace(consumer, imports=lib(imports=[LIBC, ("__cxa_atexit", "LIBC", "libc.so"), "_ZdlPv"]).imports)
+    found = list(pr.stl_ndk_mismatch(context({"libc++_shared.so": runtime, "libnew.so": resolving})))
+    assert rules(found) == [("stl-ndk-mismatch", "libnew.so", Severity.WARNING)]
+    assert dict(found[0].extra)["unresolved"] == []
     older = replace(consumer, notes=lib(api=21, ndk="r21b").notes)
     assert list(pr.stl_ndk_mismatch(context({"libc++_shared.so": runtime, "libold.so": older}))) == []
 
 
 def test_api_level_of_the_note_above_min_sdk() -> None:
     libs = {"liba.so": lib(api=26)}
-    assert rules(pr.api_level_above_min_sdk(context(libs, min_sdk=21))) == [
-        ("api-level-above-min-sdk", "liba.so", Severity.ERROR)
-    ]
+    found = list(pr.api_level_above_min_sdk(context(libs, min_sdk=21)))
+    assert rules(found) == [("api-level-above-min-sdk", "liba.so", Severity.WARNING)]
+    assert dict(found[0].extra)["unavailable"] == []
+    newer = {"liba.so": lib(api=26, imports=[LIBC, ("getifaddrs", "LIBC_N", "libc.so")])}
+    found = list(pr.api_level_above_min_sdk(context(newer, min_sdk=21)))
+    assert dict(found[0].extra)["unavailable"] == ["getifaddrs"]
+    assert "1 of its platform imports are missing at API 21" in found[0].message
     assert list(pr.api_level_above_min_sdk(context(libs, min_sdk=26))) == []
     assert list(pr.api_level_above_min_sdk(context(libs, min_sdk=None))) == []
 

@@ -87,7 +87,7 @@ TRIGGERS: list[tuple[str, tuple[str, ...], set[Row]]] = [
     ),
     ("relr", ("--min-sdk", "28"), {("relr-before-api-28", "arm64-v8a", "librelr.so", "error")}),
     ("tls", ("--min-sdk", "24"), {("elf-tls-before-api-29", "arm64-v8a", "libtls.so", "error")}),
-    ("api26", ("--min-sdk", "21"), {("api-level-above-min-sdk", "arm64-v8a", "libapi26.so", "error")}),
+    ("api26", ("--min-sdk", "21"), {("api-level-above-min-sdk", "arm64-v8a", "libapi26.so", "warning")}),
     ("private", ("--min-sdk", "21"), {("private-platform-library", "arm64-v8a", "libprivate.so", "error")}),
     ("stl-gnustl", ("--min-sdk", "21"), {("stl-mixed", "arm64-v8a", "libgnustl_shared.so", "error")}),
     ("stl-static", ("--min-sdk", "21"), {("stl-mixed", "arm64-v8a", "libstaticcxx.so", "error")}),

@@ -408,9 +408,11 @@ def _library_record(report: dict, abi: str, name: str) -> dict:
     [("<Q", 0xDEAD_BEEF_0000), ("<H", 0xFFFF)],
     ids=["e_shoff-past-the-end", "e_shnum-garbage"],
 )
-def test_garbage_section_headers_are_ignored_like_the_loader_does(
+def test_garbage_section_headers_are_refused_like_the_loader_does(
     tmp_path: Path, field: str, value: int
 ) -> None:
+    # bionic's ElfReader::ReadSectionHeaders checks e_shoff + e_shnum * sizeof(Shdr) against the
+    # file ("has invalid shdr offset/size: %zu/%zu"), for every app (issue 11).
     folder = folder_copy(tmp_path)
     _, before = audit_json("libs", folder)
     library = folder / "arm64-v8a" / "libfbjni.so"
@@ -418,18 +420,32 @@ def test_garbage_section_headers_are_ignored_like_the_loader_does(
     struct.pack_into(field, data, 0x28 if field == "<Q" else 0x3C, value)
     library.write_bytes(bytes(data))
     code, after = audit_json("libs", folder)
-    assert code == 0 and problems(after) == []
-    assert _library_record(after, "arm64-v8a", "libfbjni.so") == _library_record(
-        before, "arm64-v8a", "libfbjni.so"
-    )
+    refused = [f for f in problems(after) if f["rule"] == "corrupt-library"]
+    assert code == 1 and [(f["abi"], f["library"], f["reason"]) for f in refused] == [
+        ("arm64-v8a", "libfbjni.so", "section-headers-out-of-range")
+    ]
+    shoff, shnum = struct.unpack_from("<Q", data, 0x28)[0], struct.unpack_from("<H", data, 0x3C)[0]
+    assert refused[0]["message"] == f'dlopen failed: "libfbjni.so" has invalid shdr offset/size: {shoff}/{shnum * 64}'
+    # the other ABIs' copies, and the neighbours, are audited as before
+    assert {f["abi"] for f in problems(after)} == {"arm64-v8a"}
+    assert _library_record(after, "x86_64", "libfbjni.so") == _library_record(before, "x86_64", "libfbjni.so")
 
 
-def test_library_without_section_headers_audits_normally(tmp_path: Path) -> None:
+def test_library_without_section_headers_is_refused_as_bionic_refuses_it(tmp_path: Path) -> None:
+    # All section-header fields zeroed: bionic's VerifyElfHeader stops at e_shentsize 0 for apps
+    # targeting 26+ (a folder's targetSdk is unknown), and ReadSectionHeaders would refuse it next.
     folder = folder_copy(tmp_path)
     shutil.copy(_fixture("libs/arm64-v8a/stripped/libfbjni.so"), folder / "arm64-v8a" / "libfbjni.so")
     code, report = audit_json("libs", folder)
-    assert code == 0 and problems(report) == []
-    assert healthy(report) == library_count(folder)
+    refused = [f for f in problems(report) if f["rule"] == "corrupt-library"]
+    assert code == 1 and [(f["abi"], f["library"], f["reason"]) for f in refused] == [
+        ("arm64-v8a", "libfbjni.so", "e-shentsize")
+    ]
+    assert refused[0]["message"].startswith(
+        'dlopen failed: "libfbjni.so" has unsupported e_shentsize: 0x0 (expected 0x40)'
+    )
+    # Everything else is still audited (what needs libfbjni.so fails with it, as on the device).
+    assert {f["rule"] for f in problems(report)} <= {"corrupt-library", "missing-library", "unresolved-symbol"}
 
 
 # --- folders on disk ---------------------------------------------------------------------------
