@@ -192,7 +192,9 @@ def _corrupt(parsed: _Parsed, affected: tuple[str, ...], target_sdk: int | None 
     name = parsed.entry.name
     first = next((r for r in parsed.earlier if _fatal(r, target_sdk)), None)
     if first is not None:
-        return _refused(parsed, first, target_sdk, affected)
+        # bionic stops at its first refusal; what symaudit's reader could not read comes after it.
+        refused = _refused(parsed, first, target_sdk, affected)
+        return replace(refused, message=f"{refused.message}; symaudit also could not read it: {parsed.error}")
     if parsed.reason is not None:
         return CORRUPT_LIBRARY.finding(
             parsed.abi,

@@ -68,6 +68,10 @@ def test_api_gates_are_reference_md_3_5() -> None:
         "android_relr": 28,
         "elf_tls": 29,
         "relr": 30,
+        "symbol_versioning": 23,
+        "section_headers_fatal": 24,
+        "elf_header_target_sdk": 26,
+        "needed_path_target_sdk": 23,
     }
 
 

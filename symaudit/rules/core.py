@@ -35,7 +35,10 @@ MISSING_LIBRARY = define_rule(
     """
 ## What it finds
 A DT_NEEDED entry of a packaged library naming a library that is not in the same ABI directory
-of the package and is not one of the NDK's public platform libraries.
+of the package and is not one of the NDK's public platform libraries. A DT_NEEDED entry that is a
+path (`deps/libfoo.so`) is opened literally (targetSdk 23+, and always on 64-bit): reason
+`path-in-needed`; a 32-bit app targeting less gets bionic's warning `library "%s" has invalid
+DT_NEEDED entry "%s"` and the basename.
 In an AAR, which is not what the device loads, it is a warning: the app may package the library
 from another dependency (fbjni, the C++ runtime); in an APK, AAB or APKS it is an error.
 ## Why it matters
@@ -60,8 +63,9 @@ A library in `lib/<abi>/` whose `e_machine` or ELF class is not the one that ABI
 (`arm64-v8a` needs 64-bit AArch64, `armeabi-v7a` 32-bit ARM, `x86` 32-bit i386, `x86_64`
 64-bit x86-64, `riscv64` 64-bit RISC-V).
 ## Why it matters
-The loader refuses it: `"libfoo.so" is for EM_ARM (40) instead of EM_AARCH64 (183)` or
-`is 32-bit instead of 64-bit`, and every library that needs it fails too.
+The loader refuses it, checking the class before the machine (bionic's
+`ElfReader::VerifyElfHeader`): `"libfoo.so" is 32-bit instead of 64-bit`, or, for the right class,
+`"libfoo.so" is for EM_386 (3) instead of EM_X86_64 (62)`; every library that needs it fails too.
 ## Example
 A 32-bit `libfbjni.so` copied into `jniLibs/arm64-v8a/`.
 ## Fix
@@ -94,20 +98,31 @@ module), or drop the incomplete ABI from the package.
 CORRUPT_LIBRARY = define_rule(
     "corrupt-library",
     Severity.ERROR,
-    "A packaged .so that is not a valid ELF shared object",
+    "A packaged .so that is not a valid ELF shared object, or one the loader refuses",
     """
 ## What it finds
 A `.so` in a native-library directory that cannot be read as an ELF shared object the Android
 loader accepts: truncated, not ELF at all, big-endian, not ET_DYN, tables pointing outside the
-file, or a package member that cannot be decompressed. The rest of the package is still audited.
+file, or a package member that cannot be decompressed. Also every refusal of bionic's `ElfReader`
+and `soinfo::prelink_image` a packaged library can trigger, in bionic's order and words, with a
+`reason` field: `e-shentsize` (`has unsupported e_shentsize: 0x%x (expected 0x%zx)`) and
+`e-shstrndx` (`has invalid e_shstrndx`), fatal for apps targeting API 26+ and a warning below
+(bionic's `DL_ERROR_AFTER(26)`; fatal when the targetSdk is unknown); `no-section-headers`
+(`has no section headers`); `section-headers-out-of-range` (`has invalid shdr offset/size:
+%zu/%zu`, e.g. a garbage `e_shoff`); `no-dynamic-section-header`, `dynamic-section-offset`,
+`dynamic-section-size` (the `.dynamic` section header against PT_DYNAMIC; the last two gated at
+26); `bad-dt-syment` (`invalid DT_SYMENT`); `no-hash-table` (`empty/missing DT_HASH/DT_GNU_HASH`);
+`no-dt-strtab`, `no-dt-symtab`. The rest of the package is still audited.
 ## Why it matters
-The loader rejects it (`has bad ELF magic`, `is too small to be an ELF executable`, ...), and
-every library that needs it fails to load too.
+The loader rejects it (`has bad ELF magic`, `has invalid shdr offset/size`, ...), and every
+library that needs it fails to load too.
 ## Example
-A `.so` truncated by an interrupted copy, or a text file named `libfoo.so`.
+A `.so` truncated by an interrupted copy, a text file named `libfoo.so`, or a library whose section
+headers a packer stripped or overwrote.
 ## Fix
 Rebuild or re-download the library and check how it reaches the package (a broken Git LFS
-pointer checked in instead of the binary is a common cause).
+pointer checked in instead of the binary is a common cause); relink without post-link tools that
+strip or rewrite section headers.
 """,
 )
 
