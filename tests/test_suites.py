@@ -31,10 +31,11 @@ def test_ignores_are_applied_once_by_the_suite(monkeypatch: pytest.MonkeyPatch, 
     for name in ("ANDROID_NDK_HOME", "ANDROID_NDK_ROOT", "ANDROID_NDK", "NDK_ROOT", "ANDROID_HOME", "ANDROID_SDK_ROOT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no local.properties naming an NDK
-    report = audit_app(AppRequest([str(GOOD)], min_sdk=21), None)
-    assert any(f.rule == "ndk-not-found" for f in report.findings)
-    ignored = audit_app(AppRequest([str(GOOD)], min_sdk=21, ignore=("ndk-not-found",)), None)
-    assert [f for f in ignored.findings if f.rule == "ndk-not-found"] == []
+    # No minSdk: one min-sdk-assumed info (a package-level finding) for the ignore to drop.
+    report = audit_app(AppRequest([str(GOOD)]), None)
+    assert any(f.rule == "min-sdk-assumed" for f in report.findings)
+    ignored = audit_app(AppRequest([str(GOOD)], ignore=("min-sdk-assumed",)), None)
+    assert [f for f in ignored.findings if f.rule == "min-sdk-assumed"] == []
     assert len(ignored.findings) == len(report.findings) - 1
 
 

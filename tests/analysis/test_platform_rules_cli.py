@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from symaudit.rules import RULES_BY_ID
 from symaudit.rules import platform as platform_rules
 from tests import symaudit_cli
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from symaudit.analysis.platform_symbols import platform_symbols
 from tests.corpus.aars import (
     HERMES_CPPRUNTIME,
     JSC_250231,
@@ -31,7 +32,6 @@ from tests.corpus.aars import (
     jni_libraries,
     write_aar,
 )
-from symaudit.analysis.platform_symbols import platform_symbols
 from tests.corpus.maven import ABIS, pinned, readelf_symbols, write_apk
 from tests.corpus.test_platform_corpus import _note
 from tests.required import need_tools

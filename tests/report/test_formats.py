@@ -71,7 +71,7 @@ def test_github_annotations_escape_data_and_properties() -> None:
         "unresolved-symbol", Severity.ERROR, "arm64-v8a", "libwenet.so", "100% broken\nreally", "rebuild, please",
         symbol="_ZN5torch3jit4loadEv", searched=("libwenet.so", "libc.so"),
     )  # fmt: skip
-    note = Finding("ndk-not-found", Severity.INFO, None, None, "no NDK", "")
+    note = Finding("platform-symbol-unchecked", Severity.INFO, "arm64-v8a", "libwenet.so", "in no table", "")
     out = github.render(Report(InputRecord("app.apk", "apk", None), libs(("arm64-v8a",)), (finding, note)))
     lines = out.splitlines()
     # One annotation per group, titled with rule, symbol and horizon; the message's own newline is
@@ -82,7 +82,7 @@ def test_github_annotations_escape_data_and_properties() -> None:
         '%0Aon device: dlopen failed: cannot locate symbol "_ZN5torch3jit4loadEv" referenced by "libwenet.so"...'
         "%0A100%25 broken\\x0areally%0Asearched: libwenet.so -> libc.so%0Afix: rebuild, please"
     )
-    assert lines[1] == "::notice title=symaudit%3A not checked::platform symbols (no NDK)"
+    assert lines[1] == "::notice title=symaudit%3A not checked::imports newer than the platform table"
     assert lines[-1].startswith("FAIL:")
 
 

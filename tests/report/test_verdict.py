@@ -133,23 +133,29 @@ def test_model_without_runtime_is_not_checked_and_lists_what_it_found() -> None:
     assert "  operators: aten::linear, aten::scaled_dot_product_attention" in lines
 
 
-def test_references_unavailable_and_no_ndk_are_named_not_checked() -> None:
+def test_references_unavailable_and_an_assumed_min_sdk_are_named_not_checked() -> None:
     notes = (
-        Finding("ndk-not-found", Severity.INFO, None, None, "no NDK", "pass --ndk"),
+        Finding(
+            "min-sdk-assumed", Severity.INFO, None, None, "minSdk unknown", "pass --min-sdk",
+            extra=(("not_checked", "devices below API 21 (minSdk unknown: pass --min-sdk)"),),
+        ),
         Finding("references-unavailable", Severity.INFO, None, None, "offline", "go online"),
-    )
+    )  # fmt: skip
     report = Report(InputRecord("a.apk", "apk", None), _records(("x86",), ["a.so"]), notes)
     assert verdict(report) == (
-        "OK: 1 libraries in 1 ABI(s) will load; not checked: platform symbols (no NDK), reference builds"
+        "OK: 1 libraries in 1 ABI(s) will load; not checked: devices below API 21 (minSdk unknown: pass "
+        "--min-sdk), reference builds"
     )
-    assert "**Not checked:** platform symbols \\(no NDK\\); reference builds" in markdown.render(report)
-    empty = Report(InputRecord("empty", "files", None), (), notes[:1])
-    assert verdict(empty) == "NOT CHECKED: platform symbols (no NDK)"
-    # With an NDK but no minSdk (a folder of libraries), platform symbols were not checked either.
-    folder = Report(InputRecord("libs", "files", None), _records(("x86",), ["a.so"]), ())
-    assert verdict(folder) == "OK: 1 libraries in 1 ABI(s) will load; not checked: platform symbols (minSdk unknown: pass --min-sdk)"
-    with_min_sdk = Report(folder.input, folder.libraries, (), app=AppFacts(min_sdk=24, min_sdk_source="--min-sdk"))
-    assert verdict(with_min_sdk) == "OK: 1 libraries in 1 ABI(s) will load"
+    assert "**Not checked:** devices below API 21 \\(minSdk unknown: pass --min-sdk\\); reference builds" in (
+        markdown.render(report)
+    )
+    empty = Report(InputRecord("empty", "files", None), (), notes[1:])
+    assert verdict(empty) == "NOT CHECKED: reference builds"
+    # Platform symbols need no NDK any more: the retired ndk-not-found names nothing as not checked,
+    # and a folder without a minSdk is judged at the assumed level (the info above says so).
+    retired = Finding("ndk-not-found", Severity.INFO, None, None, "no NDK", "pass --ndk")
+    folder = Report(InputRecord("libs", "files", None), _records(("x86",), ["a.so"]), (retired,))
+    assert verdict(folder) == "OK: 1 libraries in 1 ABI(s) will load"
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "github"])
