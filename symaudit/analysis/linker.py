@@ -267,7 +267,6 @@ def _unresolved_hint(
     outside: list[str],
     elsewhere: tuple[str, ...],
     version: str | None,
-    horizon: str,
 ) -> str:
     if outside:
         providers = ", ".join(outside)
@@ -283,7 +282,7 @@ def _unresolved_hint(
     versioned = f" at version {version}" if version else ""
     return (
         f"Nothing in the load group defines it{versioned}, and no platform library of the group exports it at "
-        f"any API level{horizon}. Rebuild {importer} against the headers of the libraries you ship, or ship the version of "
+        f"any API level. Rebuild {importer} against the headers of the libraries you ship, or ship the version of "
         "the library that provides it (the one it was built against)."
     )
 
@@ -350,7 +349,7 @@ def resolve_abi(
                     abi,
                     importer,
                     f'dlopen failed: cannot locate symbol "{name}" referenced by "{importer}"',
-                    _unresolved_hint(importer, outside, elsewhere, version, _horizon(group, symbols)),
+                    _unresolved_hint(importer, outside, elsewhere, version),
                     symbol=name,
                     demangled=demangle(name),
                     version=version,
@@ -362,19 +361,6 @@ def resolve_abi(
             group, platform_imports=tuple(met), unchecked=tuple(unchecked), unresolved=tuple(unresolved)
         )
     return groups, findings
-
-
-def _horizon(group: LoadGroup, symbols: PlatformSymbols) -> str:
-    """`` up to API 30 (libandroid.so's table ends there)`` when a table of the group stops early."""
-    short = sorted(
-        (symbols.snapshot_api(library), library)
-        for library in group.platform
-        if library in symbols.libraries() and symbols.snapshot_api(library) < symbols.newest_api
-    )
-    if not short:
-        return ""
-    api, library = short[0]
-    return f" up to API {api} ({library}'s table ends there)"
 
 
 def _renamed_findings(abi: str, groups: Mapping[str, LoadGroup], paths: Mapping[str, str]) -> list[Finding]:

@@ -152,7 +152,9 @@ def stl_ndk_mismatch(ctx: AbiContext) -> Iterable[Finding]:
             f"NDK {runtime_note.ndk_version}"
         )
         if lacking:
-            shown_names = ", ".join(lacking[:3]) + (f" and {len(lacking) - 3} more" if len(lacking) > 3 else "")
+            shown_names = ", ".join(demangle(n) or n for n in lacking[:3]) + (
+                f" and {len(lacking) - 3} more" if len(lacking) > 3 else ""
+            )
             message += (
                 f"; its load group lacks {len(lacking)} symbol(s) (see their unresolved-symbol findings): "
                 f"{shown_names}"
