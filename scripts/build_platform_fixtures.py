@@ -151,6 +151,8 @@ LIBS: tuple[Lib, ...] = (
         Lib("refused", "arm64-v8a", f"lib{edit}.so", "good.c", needed=("libc.so", "liblog.so"), edit=edit)
         for edit in ("noshdr", "badshoff", "shentsize", "shstrndx", "nohash", "nostrtab", "nosymtab", "syment")
     ),
+    # good_entry defined with STB_GNU_UNIQUE: bionic ignores the definition (not an export).
+    Lib("unique", "arm64-v8a", "libunique.so", "good.c", needed=("libc.so", "liblog.so"), edit="unique"),
     # A path in DT_NEEDED: the dependency's SONAME is a path, so the linker records the path.
     Lib("refused", "arm64-v8a", "libneedpath.so", "good.c", needed=("libc.so",), extra_needed=("deps/liblog.so",)),
     # platform-symbol-unavailable: imports introduced at API 21, 24, 28 and one no API has.
@@ -324,7 +326,26 @@ def _garbage_shoff(data: bytearray) -> bytearray:
     return data
 
 
+def _unique(data: bytearray, symbol: bytes = b"good_entry") -> bytearray:
+    """Give ``symbol``'s .dynsym entry the binding STB_GNU_UNIQUE (10). The first PT_LOAD maps
+    file offset 0 at address 0 in these libraries, so DT_SYMTAB/DT_STRTAB are file offsets."""
+    offset, size = _dynamic(data)
+    tags = {}
+    for at in range(offset, offset + size, 16):
+        tags.setdefault(int.from_bytes(data[at : at + 8], "little"), int.from_bytes(data[at + 8 : at + 16], "little"))
+    symtab, strtab = tags[DT_SYMTAB], tags[DT_STRTAB]
+    count = int.from_bytes(data[tags[DT_HASH] + 4 : tags[DT_HASH] + 8], "little")  # nchain
+    for index in range(count):
+        entry = symtab + index * 24
+        name = int.from_bytes(data[entry : entry + 4], "little")
+        if bytes(data[strtab + name : strtab + name + len(symbol) + 1]) == symbol + b"\0":
+            data[entry + 4] = (10 << 4) | (data[entry + 4] & 0xF)
+            return data
+    raise SystemExit(f"no {symbol!r} in .dynsym")
+
+
 EDITS = {
+    "unique": _unique,
     # e_shnum 0 (e_shstrndx left non-zero, so bionic gets to its section-header check)
     "noshdr": lambda data: _u16(data, 0x3C, 0),
     "badshoff": _garbage_shoff,

@@ -117,3 +117,16 @@ def test_the_class_is_checked_before_the_machine(tmp_path: Path) -> None:
     _, report = audit("libs", str(tmp_path / "lib"), "--min-sdk", "21")
     wrong = _by_library(report, "wrong-arch")["libgood.so"]
     assert wrong["message"] == 'dlopen failed: "libgood.so" is 32-bit instead of 64-bit'
+
+
+def test_a_gnu_unique_definition_is_no_export(tmp_path: Path) -> None:
+    # bionic's is_symbol_global_and_defined (linker_relocate.h) accepts GLOBAL and WEAK only; it warns
+    # "unexpected ST_BIND value: 10" and ignores a GNU_UNIQUE definition (REFERENCE.md 1.4).
+    from symaudit.elf.reader import read_elf
+
+    unique = (PLATFORM / "unique" / "arm64-v8a" / "libunique.so").read_bytes()
+    good = (PLATFORM / "good" / "arm64-v8a" / "libgood.so").read_bytes()
+    assert "good_entry" in read_elf(good, "libgood.so").exports
+    assert "good_entry" not in read_elf(unique, "libunique.so").exports
+    others = [name for name in read_elf(good, "libgood.so").exports.names if name != "good_entry"]
+    assert others == list(read_elf(unique, "libunique.so").exports.names)
