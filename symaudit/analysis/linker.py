@@ -114,7 +114,8 @@ def load_group(
     queue = deque([root])
     while queue:
         current = queue.popleft()
-        for listed in libraries[current].needed:
+        listing = libraries[current].needed if current in libraries else platform.needed_by(current)
+        for listed in listing:
             needed = listed
             if "/" in listed:
                 if not basename_needed:
@@ -135,6 +136,7 @@ def load_group(
             elif platform.is_public(needed):
                 order.append(needed)
                 platform_reached.append(needed)
+                queue.append(needed)  # its own DT_NEEDED (libc.so -> libdl.so), breadth-first too
             elif platform.is_private(needed):
                 order.append(needed)
                 private.append((current, needed))

@@ -27,6 +27,11 @@ class PlatformLibs:
     """Public NDK library name -> first API level that has it."""
     private: frozenset[str] = frozenset()
     """System libraries apps cannot link against (``is not accessible for the namespace``)."""
+    needs: dict[str, tuple[str, ...]] | None = None
+    """The public platform libraries each platform library itself needs (``libc.so`` -> ``libdl.so``)."""
+
+    def needed_by(self, name: str) -> tuple[str, ...]:
+        return (self.needs or {}).get(name, ())
 
     def is_public(self, name: str) -> bool:
         return name in self.public
@@ -41,4 +46,5 @@ def platform_libs() -> PlatformLibs:
     return PlatformLibs(
         public=dict(data["public"]),
         private=frozenset(data.get("private", {}).get("libraries", ())),
+        needs={name: tuple(deps) for name, deps in data.get("needs", {}).get("libraries", {}).items()},
     )

@@ -194,3 +194,13 @@ def test_an_import_absent_from_a_table_that_stops_early_is_not_called_a_crash() 
     # Judged at API 30 or below, the table covers every level a device at minSdk has: it fails there.
     _, findings = resolve_abi("arm64-v8a", app, api=30)
     assert [(f.rule, f.symbol) for f in findings] == [("unresolved-symbol", "ANewerFunction")]
+
+
+def test_the_device_libc_brings_libdl_into_the_group() -> None:
+    # bionic libc/Android.bp: the device's libc.so needs libdl.so, so an app library that needs only
+    # libc.so still finds dl_iterate_phdr (libdl.map.txt, node LIBC) in its load group.
+    app = {"liba.so": library(needed=["libc.so"], imports=[("dl_iterate_phdr", "LIBC", "libc.so")])}
+    groups, findings = resolve_abi("arm64-v8a", app)
+    assert findings == []
+    assert groups["liba.so"].order == ("liba.so", "libc.so", "libdl.so")
+    assert groups["liba.so"].platform_imports[0].providers == (("libdl.so", ((21, None),)),)
