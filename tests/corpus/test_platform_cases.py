@@ -21,6 +21,7 @@ import pytest
 
 from symaudit.analysis.platform_symbols import platform_symbols
 from tests.corpus.aars import (
+    BUNDLES_BY_NAME,
     HERMES_CPPRUNTIME,
     JSC_250231,
     LIBNODE,
@@ -231,3 +232,44 @@ def test_libnode_over_r21e_libcxx_is_an_unresolved_emutls(files: dict[str, Path]
     mismatch = [f for f in report["findings"] if f["rule"] == "stl-ndk-mismatch"]
     assert [(f["severity"], f["built_with"], f["shipped"]) for f in mismatch] == [("error", "r24", "r21e")]
     assert "__emutls_get_address" in mismatch[0]["unresolved"]
+
+
+# Every real combination in the corpus that loads (at the minSdk where it does): the composed app
+# bundles, the two libc++_shared.so swaps, and the AARs that are whole by themselves. Only the
+# 16 KB rules may be errors there (the libraries predate 16 KB alignment).
+SELF_CONTAINED = (
+    "com.facebook.fbjni-fbjni-0.2.2.aar",
+    HERMES_CPPRUNTIME,
+    "jsc-android-294992.0.0-android-jsc-intl.aar",
+    "org.pytorch-pytorch_android-1.9.0.aar",
+    "org.pytorch-pytorch_android-1.10.0.aar",
+    TORCH_1_13,
+    "org.pytorch-pytorch_android_lite-1.9.0.aar",
+    "org.pytorch-pytorch_android_lite-1.12.2.aar",
+)
+PAGE_RULES = {"load-align-16k", "zip-align-16k"}
+
+
+def test_no_error_but_the_16k_rules_on_any_loadable_combination(tmp_path: Path) -> None:
+    from tests.corpus.aars import RN, HERMES_DEBUG, HERMES_RELEASE
+
+    corpus = pinned(RN, HERMES_RELEASE, HERMES_DEBUG, RN_070, JSC_250231, HERMES_CPPRUNTIME, *SELF_CONTAINED)
+    torch = jni_libraries(corpus[TORCH_1_13])
+    react = jni_libraries(corpus[RN_070])
+    combinations: dict[str, tuple[Path, tuple[str, ...]]] = {
+        name: (corpus[name], ()) for name in SELF_CONTAINED
+    }
+    for name in ("rn-hermes-release", "rn-hermes-debug"):
+        libraries = compose(BUNDLES_BY_NAME[name], corpus)
+        combinations[name] = (write_aar(libraries, tmp_path / f"{name}.aar"), ("--min-sdk", "21"))
+    # react-native 0.70.6 + JSC 250231 loads from API 30 (libc's unwinder); below, see the test above.
+    for bundle in (RN_070_JSC, RN_070_JSC_HERMES_CXX):
+        path = write_aar(compose(bundle, corpus), tmp_path / f"{bundle.name}.aar")
+        combinations[bundle.name] = (path, ("--min-sdk", "30"))
+    swap = {**torch, **{(abi, CXX): react[abi, CXX] for abi in ABIS}}
+    combinations["torch-over-rn-cxx"] = (write_aar(swap, tmp_path / "torch-swap.aar"), ("--min-sdk", "21"))
+    for name, (path, args) in combinations.items():
+        _, report = audit_json("aar", str(path), *args, "--no-references")
+        errors = {(f["rule"], f["abi"], f["library"]) for f in report["findings"] if f["severity"] == "error"}
+        assert {rule for rule, _, _ in errors} <= PAGE_RULES, (name, sorted(errors)[:5])
+        assert all(lib.get("error") is None for lib in report["libraries"]), name
