@@ -251,7 +251,7 @@ PAGE_RULES = {"load-align-16k", "zip-align-16k"}
 
 
 def test_no_error_but_the_16k_rules_on_any_loadable_combination(tmp_path: Path) -> None:
-    from tests.corpus.aars import RN, HERMES_DEBUG, HERMES_RELEASE
+    from tests.corpus.aars import HERMES_DEBUG, HERMES_RELEASE, RN
 
     corpus = pinned(RN, HERMES_RELEASE, HERMES_DEBUG, RN_070, JSC_250231, HERMES_CPPRUNTIME, *SELF_CONTAINED)
     torch = jni_libraries(corpus[TORCH_1_13])
