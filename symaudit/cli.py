@@ -191,7 +191,7 @@ _audit_options = _with([
     click.option("--min-sdk", type=click.IntRange(1, 100), default=None, metavar="N",
                  help="The app's minSdkVersion (default: read from the package's manifest)."),
     click.option("--ndk", type=click.Path(file_okay=False), default=None, metavar="PATH",
-                 help="Android NDK to check platform symbols against (default: ANDROID_NDK_HOME, "
+                 help="Android NDK whose stubs cross-check symaudit's platform symbol table (default: ANDROID_NDK_HOME, "
                       "ANDROID_NDK_ROOT, ANDROID_HOME/ndk, local.properties)."),
     click.option("--config", type=click.Path(dir_okay=False), default=None, metavar="FILE",
                  help="Settings file (default: symaudit.toml or [tool.symaudit] in pyproject.toml, "
@@ -234,7 +234,7 @@ def cli() -> None:
             cannot load on 16 KB-page devices (arm64-v8a, x86_64)
 
     A finding repeated across ABIs and libraries is shown once (--verbose lists every name);
-    what could not be checked (no NDK, no reference builds, a model without a runtime) is named
+    what could not be checked (no minSdk, no reference builds, a model without a runtime) is named
     "not checked", never OK. Exit 0: nothing at or above --fail-on; 1: something is; 2: usage
     error or unreadable input.
     """
