@@ -235,3 +235,17 @@ def test_the_ndk_cross_checks_the_table_once() -> None:
         {"abi": "arm64-v8a", "library": "libm.so", "symbol": "log2f", "table": 21, "ndk": 24}
     ]
     assert pr.ndk_notice(pr.SysrootSource(None))(None, report).findings == ()  # type: ignore[arg-type]
+
+
+def test_imports_a_short_table_cannot_judge_are_one_info_and_not_checked() -> None:
+    # libandroid.so's source stops at API 30: judged at API 31, an import in no table is not a crash.
+    libs = {"liba.so": lib(needed=("libandroid.so", "libc.so"), imports=[LIBC, "ANewerFunction"])}
+    paths = {"liba.so": "lib/arm64-v8a/liba.so"}
+    groups, findings = resolve_abi("arm64-v8a", libs, (), paths, api=31)
+    assert findings == []
+    app = AppFacts(min_sdk=31, target_sdk=34, min_sdk_source="--min-sdk")
+    ctx = AbiContext("arm64-v8a", libs, (), paths, groups, {}, app, PackageKind.APK)
+    found = list(pr.platform_symbols(pr.SysrootSource(None))(ctx))
+    assert rules(found) == [("platform-symbol-unchecked", "liba.so", Severity.INFO)]
+    assert dict(found[0].extra)["imports"] == ["liba.so: ANewerFunction"]
+    assert "libandroid.so (table ends at API 30)" in found[0].message
