@@ -4,6 +4,7 @@ the artifact (found locally or downloaded by :class:`~symaudit.maven.client.Mave
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from symaudit.errors import NetworkError, SymauditError
@@ -26,7 +27,7 @@ class ReferenceStore:
     def __init__(self, client: MavenClient) -> None:
         self.client = client
 
-    def manifest(self, coordinate: Coordinate) -> ReferenceManifest:
+    def manifest(self, coordinate: Coordinate, abis: Sequence[str] | None = None) -> ReferenceManifest:
         cache = self.client.cache
         known = self.client.indexed(coordinate)
         if known is not None:
@@ -89,6 +90,9 @@ class ReferenceStore:
                     if isinstance(exc, NetworkError):
                         self._give_up(exc)
         return Loaded(tuple(manifests), tuple(problems))
+
+    def give_up(self, exc: NetworkError) -> None:
+        self._give_up(exc)
 
     def _give_up(self, exc: NetworkError) -> None:
         """After a failure that is not a plain 404 the network is presumed down: the rest of
