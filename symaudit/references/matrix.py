@@ -81,7 +81,9 @@ def load_consumer(path: str, library: str | None, abis: Sequence[str]) -> Consum
                 raise InputError(f"{path}: {entry.path}: {exc}") from None
             abi = entry.abi if entry.abi is not None else abi_for_machine(elf.machine, elf.bits)
             if abi is None:
-                raise InputError(f"{path}: {entry.path}: not a library of an Android ABI (e_machine {elf.machine})")
+                raise InputError(
+                    f"{path}: {entry.path}: not a library of an Android ABI (e_machine {elf.machine})"
+                )
             imports = frozenset(n for n in elf.imports.names if is_family_symbol(n))
             if imports or library is not None or loose:
                 found.setdefault(entry.name, {})[abi] = (imports, elf.needed)
@@ -127,7 +129,9 @@ def build(store: ReferenceStore, consumer: Consumer, modules: Sequence[Coordinat
             store.give_up(exc)
             versions = sorted(client.known_versions(module), key=version_key)
         if not versions:
-            matrix.problems.append(f"{module}: no version known ({client.offline_reason if client.offline else 'none published'})")
+            matrix.problems.append(
+                f"{module}: no version known ({client.offline_reason if client.offline else 'none published'})"
+            )
         for version in sorted(versions, key=version_key):
             coordinate = module.with_version(version)
             try:
@@ -190,7 +194,11 @@ def render_text(matrix: Matrix, markdown: bool = False) -> str:
     if notes:
         lines += ["", "Notes:" if not markdown else "**Notes**", *(f"{bullet}{n}" for n in notes)]
     if matrix.problems:
-        lines += ["", "Problems:" if not markdown else "**Problems**", *(f"{bullet}{p}" for p in matrix.problems)]
+        lines += [
+            "",
+            "Problems:" if not markdown else "**Problems**",
+            *(f"{bullet}{p}" for p in matrix.problems),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -233,7 +241,9 @@ def render(matrix: Matrix, fmt: str) -> str:
     return render_text(matrix, markdown=fmt == "markdown")
 
 
-def matrix_command(store: ReferenceStore, path: str, library: str | None, abis: Sequence[str], fmt: str) -> str:
+def matrix_command(
+    store: ReferenceStore, path: str, library: str | None, abis: Sequence[str], fmt: str
+) -> str:
     """What ``symaudit refs matrix`` prints."""
     consumer = load_consumer(path, library, abis)
     return render(build(store, consumer, provider_modules(consumer)), fmt)

@@ -24,7 +24,9 @@ SCHEMA = json.loads((ROOT / "symaudit" / "schemas" / "matrix-1.json").read_text(
 
 
 def _nm(path: Path, *flags: str) -> list[tuple[str, str]]:
-    done = subprocess.run([NM, "-D", *flags, str(path)], capture_output=True, text=True, check=True, timeout=600)
+    done = subprocess.run(
+        [NM, "-D", *flags, str(path)], capture_output=True, text=True, check=True, timeout=600
+    )
     out = []
     for line in done.stdout.splitlines():
         parts = line.split()
@@ -33,7 +35,11 @@ def _nm(path: Path, *flags: str) -> list[tuple[str, str]]:
     return out
 
 
-def _oracle(aars: dict[str, Path], consumer: dict[str, bytes], work: Path) -> dict[tuple[str, str], set[str]]:
+def _oracle(
+    releases: dict[str, Path],
+    consumer: dict[str, bytes],  # noqa: F811
+    work: Path,
+) -> dict[tuple[str, str], set[str]]:
     """(coordinate, abi) -> the consumer's undefined symbols that the release's libraries of that
     ABI do not define (global or weak), by llvm-nm-19."""
     need_tools(NM)
@@ -44,7 +50,7 @@ def _oracle(aars: dict[str, Path], consumer: dict[str, bytes], work: Path) -> di
         undefined[abi] = {name for kind, name in _nm(path, "--undefined-only") if kind in ("U", "w", "v")}
         assert undefined[abi], abi
     answer: dict[tuple[str, str], set[str]] = {}
-    for coordinate, aar in aars.items():
+    for coordinate, aar in releases.items():
         for abi in consumer:
             defined: set[str] = set()
             for (lib_abi, name), blob in jni(aar).items():
@@ -53,13 +59,17 @@ def _oracle(aars: dict[str, Path], consumer: dict[str, bytes], work: Path) -> di
                 path = work / f"{coordinate.replace(':', '_')}-{abi}-{name}"
                 path.write_bytes(blob)
                 # Upper case: global; w/v: weak. Lower case letters are local symbols (not exports).
-                defined |= {n for kind, n in _nm(path, "--defined-only") if kind.isupper() or kind in ("w", "v")}
+                defined |= {
+                    n for kind, n in _nm(path, "--defined-only") if kind.isupper() or kind in ("w", "v")
+                }
             answer[coordinate, abi] = undefined[abi] - defined
     return answer
 
 
 @pytest.fixture(scope="module")
-def oracle(aars: dict[str, Path], consumer: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory) -> Any:  # noqa: F811
+def oracle(
+    aars: dict[str, Path], consumer: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory
+) -> Any:  # noqa: F811
     return _oracle(aars, consumer, tmp_path_factory.mktemp("nm"))
 
 
@@ -81,7 +91,9 @@ def _matrix(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def _check_against_oracle(data: dict[str, Any], oracle: dict[tuple[str, str], set[str]], modules: set[str]) -> int:
+def _check_against_oracle(
+    data: dict[str, Any], oracle: dict[tuple[str, str], set[str]], modules: set[str]
+) -> int:
     checked = 0
     for release in data["releases"]:
         for abi, cell in release["cells"].items():
@@ -125,24 +137,32 @@ def test_matrix_of_a_real_consumer_agrees_with_llvm_nm(
     assert cells["org.pytorch:pytorch_android:1.13.1"]["status"] == "missing"
 
     # The package: the consumer is found among the runtime's own libraries, every ABI is a column.
-    apk = write_apk(tmp_path / "app.apk", {**jni(aars[TORCH_1_10]), **{(a, CONSUMER): b for a, b in consumer.items()}})
+    apk = write_apk(
+        tmp_path / "app.apk", {**jni(aars[TORCH_1_10]), **{(a, CONSUMER): b for a, b in consumer.items()}}
+    )
     done = _matrix(env, str(apk), "--maven-repo", url, "--format", "json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     jsonschema.validate(data, SCHEMA)
     assert data["consumer"]["library"] == CONSUMER and data["abis"] == sorted(ABIS)
-    assert _check_against_oracle(data, oracle, {c.rsplit(":", 1)[0] for c in served}) == len(served) * len(ABIS)
+    assert _check_against_oracle(data, oracle, {c.rsplit(":", 1)[0] for c in served}) == len(served) * len(
+        ABIS
+    )
 
     text = _matrix(env, str(apk), "--maven-repo", url)
     assert text.returncode == 0, text.stderr
-    row = next(line for line in text.stdout.splitlines() if line.startswith("org.pytorch:pytorch_android:1.13.1 "))
+    row = next(
+        line for line in text.stdout.splitlines() if line.startswith("org.pytorch:pytorch_android:1.13.1 ")
+    )
     assert row.split()[1:] == ["1", "missing"] * len(ABIS)
     assert "lacks torch::jit::SimpleValue::attr(" in text.stdout
     markdown = _matrix(env, str(apk), "--maven-repo", url, "--format", "markdown")
     assert markdown.returncode == 0, markdown.stderr
     assert markdown.stdout.splitlines()[2].startswith("| release")
-    assert any(line.startswith("| org.pytorch:pytorch_android:1.10.0") and line.count("resolves") == 4
-               for line in markdown.stdout.splitlines())
+    assert any(
+        line.startswith("| org.pytorch:pytorch_android:1.10.0") and line.count("resolves") == 4
+        for line in markdown.stdout.splitlines()
+    )
 
 
 def test_matrix_offline_says_which_cells_were_not_checked(
