@@ -68,8 +68,10 @@ def _oracle(
 
 @pytest.fixture(scope="module")
 def oracle(
-    aars: dict[str, Path], consumer: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory
-) -> Any:  # noqa: F811
+    aars: dict[str, Path],  # noqa: F811
+    consumer: dict[str, bytes],  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:
     return _oracle(aars, consumer, tmp_path_factory.mktemp("nm"))
 
 
