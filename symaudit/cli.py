@@ -409,8 +409,7 @@ def refs_show(coordinate: str, abi: str | None, format: str, **options: Any) -> 
 @click.option("--format", "format", type=click.Choice(("text", "markdown", "json")), default="text", show_default=True)
 @_with([*_REFS_OPTIONS, _budget_option])
 def refs_matrix(path: str, library: str | None, abi: tuple[str, ...], format: str, **options: Any) -> int:
-    """Every published release of the providers a consumer's imports point to, per ABI, and
-    whether its libtorch/fbjni imports resolve against each."""
+    """Per ABI, every published provider release and whether the consumer's imports resolve."""
     from symaudit.references.matrix import matrix_command
 
     with _store(options, budgeted=True) as store:
