@@ -491,7 +491,13 @@ class Http:
             if match is None:
                 return None
             start, end, total = int(match.group(1)), int(match.group(2)), int(match.group(3))
-            if end < start or end >= total or (first is not None and (start != first or end > last)):
+            asked_tail = first is None and (end != total - 1 or end - start + 1 > last)
+            if (
+                end < start
+                or end >= total
+                or asked_tail
+                or (first is not None and (start != first or end > last))
+            ):
                 return None
             if end - start + 1 > limit:
                 raise NetworkError(

@@ -70,7 +70,10 @@ def central_directory(http: Http, url: str) -> Remote | None:
     if tail is None:
         return None
     at = tail.body.rfind(EOCD)
-    while at >= 0 and at + 22 + struct.unpack_from("<H", tail.body, at + 20)[0] != len(tail.body):
+    while at >= 0 and (
+        at + 22 > len(tail.body)
+        or at + 22 + struct.unpack_from("<H", tail.body, at + 20)[0] != len(tail.body)
+    ):
         at = tail.body.rfind(EOCD, 0, at)
     if at < 0:
         raise _fail(url, "no end of central directory record")
@@ -101,7 +104,7 @@ def _entries(url: str, data: bytes, count: int, cd_offset: int) -> tuple[Entry, 
             "<4xHH4xIIIHHH", data, at + 4
         )
         (offset,) = struct.unpack_from("<I", data, at + 42)
-        name = data[at + 46 : at + 46 + name_len].decode("utf-8" if flags & 0x800 else "cp437")
+        name = data[at + 46 : at + 46 + name_len].decode("utf-8" if flags & 0x800 else "cp437", "replace")
         at += 46 + name_len + extra_len + comment_len
         if at > len(data) or offset >= cd_offset:
             raise _fail(url, "corrupt central directory")

@@ -119,3 +119,11 @@ def test_central_directory_sizes_and_offsets_are_not_trusted(httpserver: Any, fi
         assert remote is not None
         read_members(http, remote, lambda name: True)
     assert len(sent) == 1  # only the tail was asked for
+
+
+@pytest.mark.parametrize("tail", [b"", b"PK\x05\x06", b"PK\x05\x06" + b"\0" * 17, b"PK\x05\x06\xff\xff"])
+def test_a_file_that_is_not_a_zip_is_refused(httpserver: Any, tail: bytes) -> None:
+    """Noise, or an end-of-directory signature in its last bytes without room for the record."""
+    _serve(httpserver, _noise("x", 100_000) + tail, ranges=True)
+    with pytest.raises(ZipRangeError, match="no end of central directory"):
+        central_directory(Http(), httpserver.url_for("/a.aar"))
