@@ -89,7 +89,7 @@ class ReferenceStore:
         present = {m[0] for n in names if (m := jni_member(n)) is not None}
         read = set(abis) & present
         if previous is not None and previous.sha256 == key:
-            libraries += [lib for lib in previous.libraries if lib.abi not in read]
+            libraries += [lib for lib in previous.libraries if lib.abi in done]
             read |= done
         libraries.sort(key=lambda lib: (lib.abi, lib.name))
         complete = present <= read
