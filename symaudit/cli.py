@@ -148,6 +148,13 @@ def _audit_command(paths: Sequence[str], options: dict[str, Any]) -> int:
     return _finish(report, options, plan)
 
 
+_budget_option = click.option(
+    "--network-budget", type=click.FloatRange(0, 86400), default=None, metavar="SECONDS",
+    help="Most time the reference lookups may spend on the network in all, then the "
+         "audit goes on without what is missing (default 60; also "
+         "SYMAUDIT_NETWORK_BUDGET or network-budget in the config).")
+
+
 def _maven_options() -> list[Callable[..., Any]]:
     return [
         click.option("--maven-repo", multiple=True, metavar="URL",
@@ -204,10 +211,7 @@ _audit_options = _with([
     click.option("--references/--no-references", default=True, show_default=True,
                  help="Identify packaged libtorch/fbjni builds against the Maven references "
                       "(SYMAUDIT_REFERENCES=0 also turns it off)."),
-    click.option("--network-budget", type=click.FloatRange(0, 86400), default=None, metavar="SECONDS",
-                 help="Most time the reference lookups may spend on the network in all, then the "
-                      "audit goes on without what is missing (default 60; also "
-                      "SYMAUDIT_NETWORK_BUDGET or network-budget in the config)."),
+    _budget_option,
 ])
 
 
@@ -328,7 +332,7 @@ def comment(report_path: str, repo: str | None, pr: int | None, api_url: str | N
 
 
 @contextmanager
-def _store(options: dict[str, Any]) -> Iterator[Any]:
+def _store(options: dict[str, Any], budgeted: bool = False) -> Iterator[Any]:
     """A reference store on the run's Maven client, closed when the command is done."""
     from pathlib import Path
 
@@ -336,7 +340,7 @@ def _store(options: dict[str, Any]) -> Iterator[Any]:
     from symaudit.references.store import ReferenceStore
 
     settings = settings_for(options.get("config"), Path.cwd())  # the config found upward by default
-    store = ReferenceStore(_maven_client(options, settings, budgeted=False))
+    store = ReferenceStore(_maven_client(options, settings, budgeted))
     try:
         yield store
     finally:
@@ -395,6 +399,21 @@ def refs_show(coordinate: str, abi: str | None, format: str, **options: Any) -> 
 
     with _store(options) as store:
         click.echo(show(store, coordinate, abi, format))
+    return 0
+
+
+@refs.command("matrix")
+@click.argument("path", metavar="LIB|PACKAGE")
+@click.option("--library", default=None, metavar="NAME", help="The consumer, when the package holds several.")
+@click.option("--abi", multiple=True, metavar="ABI", help="Only this ABI (repeatable).")
+@click.option("--format", "format", type=click.Choice(("text", "markdown", "json")), default="text", show_default=True)
+@_with([*_REFS_OPTIONS, _budget_option])
+def refs_matrix(path: str, library: str | None, abi: tuple[str, ...], format: str, **options: Any) -> int:
+    """Per ABI, every published provider release and whether the consumer's imports resolve."""
+    from symaudit.references.matrix import matrix_command
+
+    with _store(options, budgeted=True) as store:
+        click.echo(matrix_command(store, path, library, abi, format), nl=False)
     return 0
 
 
