@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from symaudit.errors import NetworkError, SymauditError
 from symaudit.http import NotFoundError
@@ -41,6 +42,13 @@ class ReferenceStore:
         manifest = build_manifest(coordinate, artifact.path, artifact.sha256)
         cache.store_manifest(artifact.sha256, to_json(manifest))
         return manifest
+
+    def artifact(self, coordinate: Coordinate) -> Path:
+        """The artifact file itself (local caches first, else downloaded into symaudit's cache),
+        for a caller that reads more than the manifest keeps (a runtime's operator registry)."""
+        artifact = self.client.resolve(coordinate)
+        assert artifact.path is not None
+        return artifact.path
 
     def versions(self, module: Coordinate) -> list[str]:
         return self.client.versions(module)
