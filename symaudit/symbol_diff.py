@@ -10,7 +10,6 @@ demangled: the cost is the set difference, not the library size.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, ExitStack
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from symaudit.containers import open_package
+from symaudit.containers.base import library_bytes
 from symaudit.demangle import demangle
 from symaudit.elf.model import SymbolTable
 from symaudit.elf.reader import CorruptElfError, read_elf
@@ -114,20 +114,15 @@ def _from_package(path: str, abi: str | None, library: str | None) -> Side:
             names = sorted({e.name for e in entries if e.abi == chosen_abi})
             chosen = _pick(names, library, "library", path, lambda n: RUNTIME_NAMES.match(n) is not None)
             entry = next(e for e in entries if e.abi == chosen_abi and e.name == chosen)
-        data = package.read(entry)
-    try:
-        elf = read_elf(data, entry.name)
-    except CorruptElfError as exc:
-        raise InputError(f"{path}: {entry.path}: {exc}") from None
+        with library_bytes(package, entry) as (data, sha256):
+            try:
+                elf = read_elf(data, entry.name)
+            except CorruptElfError as exc:
+                raise InputError(f"{path}: {entry.path}: {exc}") from None
+            digest = sha256()
+            exports, imports = _table(elf.exports), _table(elf.imports)
     label = path if entry.path == path else f"{path}!{entry.path}"
-    return Side(
-        label,
-        entry.abi,
-        entry.name,
-        hashlib.sha256(data).hexdigest(),
-        _table(elf.exports),
-        _table(elf.imports),
-    )
+    return Side(label, entry.abi, entry.name, digest, exports, imports)
 
 
 def _from_manifest(manifest: ReferenceManifest, abi: str | None, library: str | None) -> Side:

@@ -7,7 +7,9 @@ read one library at a time (``Package.read``) so a 4-ABI APK is never held in me
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, Protocol, TypeVar
 
@@ -162,3 +164,22 @@ def member_reason(message: str, member: str) -> str:
     finding or a report field that already names the member."""
     marker = f"{member}: "
     return message.split(marker, 1)[1] if marker in message else message
+
+
+@contextmanager
+def library_bytes(package: Package, entry: LibraryEntry) -> Iterator[tuple[bytes | memoryview, Callable[[], str]]]:
+    """A library's bytes and a function giving their sha256, for the length of a ``with``:
+    mapped from the package file (or from the unnamed file a large inflated member was spilled
+    to) where the package can, read otherwise, so a 1 GiB member is never held as one ``bytes``.
+    A mapped member's sha256 comes from its reading (or from ``pread`` chunks), so asking for it
+    does not make the whole mapping resident."""
+    read_mapped = getattr(package, "read_mapped", None)
+    mapped = read_mapped(entry) if read_mapped is not None else None
+    if mapped is None:
+        data = package.read(entry)
+        yield data, lambda: hashlib.sha256(data).hexdigest()
+        return
+    try:
+        yield mapped.view, mapped.digest.value
+    finally:
+        mapped.release()

@@ -155,18 +155,32 @@ def report_from_dict(data: Any) -> Report:
         raise ValueError(str(exc)) from None
 
 
+REPORT_LIMIT = 256 << 20
+"""Largest report read back (``--baseline``, ``symaudit comment``): a 48-library app with
+thousands of findings writes a few MB."""
+
+
 def load_report(path: str | Path) -> Report:
-    """The report in ``path``; an :class:`InputError` naming the file when it is not one."""
+    """The report in ``path``; an :class:`InputError` naming the file when it is not one (too
+    large, not UTF-8, not JSON, nested too deeply, a number too long, not a report)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(REPORT_LIMIT + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read report: {exc.strerror or exc}") from exc
+    if len(raw) > REPORT_LIMIT:
+        raise InputError(f"{path}: not a symaudit JSON report (larger than {REPORT_LIMIT >> 20} MiB)")
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a symaudit JSON report (not UTF-8 text)") from None
-    try:
-        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not a symaudit JSON report (invalid JSON at line {exc.lineno})") from None
+    except RecursionError:  # json's scanner on arrays nested 100,000 deep
+        raise InputError(f"{path}: not a symaudit JSON report (values nested too deeply)") from None
+    except ValueError as exc:  # json's int(): "Exceeds the limit (4300 digits) ..."
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a symaudit JSON report ({detail})") from None
     try:
         return report_from_dict(data)
     except ValueError as exc:

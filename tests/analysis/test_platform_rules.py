@@ -112,7 +112,7 @@ def test_relr_gates_on_api_30_and_android_relr_on_api_28() -> None:
     android = {"liba.so": lib(tags=[pr.DT_ANDROID_RELR])}
     assert rules(pr.elf_features(context(android, min_sdk=28))) == []
     finding = next(iter(pr.elf_features(context(android, min_sdk=26))))
-    assert dict(finding.extra) == {"relr_tag": "DT_ANDROID_RELR"}
+    assert dict(finding.extra) == {"relr_tag": "DT_ANDROID_RELR", "needs_api": 28}
 
 
 def test_elf_tls_fails_below_api_29() -> None:

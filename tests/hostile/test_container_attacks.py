@@ -30,6 +30,15 @@ def test_a_library_inflating_to_1000_mib_is_spilled_and_mapped_not_held(tmp_path
     assert outcome.peak_bytes < 256 << 20, outcome.describe()
 
 
+def test_diff_of_a_package_with_a_1000_mib_library_maps_it_not_holds_it(tmp_path: Path) -> None:
+    package = payloads.write(tmp_path / "big.apk", payloads.big_library_apk())
+    outcome = assert_held(
+        run_bounded("diff", str(package), str(package), "--library", "libhuge.so", "--format", "json")
+    )
+    assert json.loads(outcome.stdout)["a"]["sha256"] == json.loads(outcome.stdout)["b"]["sha256"]
+    assert outcome.peak_bytes < 256 << 20, outcome.describe()
+
+
 def test_a_1000_mib_library_in_a_split_apk_of_an_apk_set_is_spilled_too(tmp_path: Path) -> None:
     inner = payloads.big_library_apk()
     package = payloads.write(

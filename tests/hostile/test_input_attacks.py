@@ -93,6 +93,25 @@ def test_deep_or_huge_baseline_values_are_one_line_input_errors(
     _one_line_input_error(outcome.stderr, str(baseline), *words)
 
 
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[" * 100_000 + "]" * 100_000, ("nested too deeply",)),
+        ('{"schema": ' + "9" * 5000 + "}", ("4300",)),
+    ],
+    ids=["nested-100000", "int-5000-digits"],
+)
+def test_deep_or_huge_report_values_for_the_comment_are_one_line_input_errors(
+    tmp_path: Path, text: str, words: tuple[str, ...]
+) -> None:
+    report = tmp_path / "report.json"
+    report.write_text(text)
+    outcome = assert_held(
+        run_bounded("comment", str(report), "--dry-run", "--repo", "o/r", "--pr", "1"), exits=(2,)
+    )
+    _one_line_input_error(outcome.stderr, str(report), *words)
+
+
 @pytest.mark.parametrize("spelling", ["same", "relative", "link"])
 def test_an_output_naming_the_input_is_refused_and_the_input_kept(
     tmp_path: Path, package: Path, spelling: str
