@@ -183,7 +183,11 @@ def build_flatbuffer_models(base: Path) -> None:  # pragma: no cover - needs tor
     base.mkdir(parents=True, exist_ok=True)
     (base / "sdpa_flatbuffer.ptl").write_bytes(saved)
     # What torch itself reads from it: the oracle tests compare symaudit's reading with.
-    from torch.jit.mobile import _export_operator_list, _get_model_bytecode_version, _load_for_lite_interpreter
+    from torch.jit.mobile import (
+        _export_operator_list,
+        _get_model_bytecode_version,
+        _load_for_lite_interpreter,
+    )
 
     path = str(base / "sdpa_flatbuffer.ptl")
     torch_view = {
