@@ -164,6 +164,8 @@ def audit_model_file(
         findings=tuple(f for f in report.findings if f.rule in model_ids),
         extra=(*report.extra, ("scope", "models")),
     )
+    if release is not None:  # the input is the release, not where the cache keeps its AAR
+        report = replace(report, input=replace(report.input, path=release))
     return _ignored(report, ignores)
 
 

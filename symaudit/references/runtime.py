@@ -8,7 +8,7 @@ from pathlib import Path
 
 from symaudit.errors import InputError, NetworkError
 from symaudit.maven.client import OfflineError
-from symaudit.maven.coordinates import Coordinate
+from symaudit.maven.coordinates import Coordinate, version_key
 from symaudit.references.store import ReferenceStore
 
 
@@ -30,7 +30,7 @@ def runtime_artifact(store: ReferenceStore, coordinate: Coordinate) -> Path:
     try:
         return store.artifact(coordinate)
     except OfflineError as exc:
-        held = sorted(client.held_versions(coordinate))
+        held = sorted(client.held_versions(coordinate), key=version_key)
         have = f" (held here: {', '.join(held)})" if held else ""
         raise InputError(f"{exc}{have}") from None
     except NetworkError as exc:

@@ -135,4 +135,5 @@ def read_flatbuffer(fp: IO[bytes], size: int) -> TorchModel:
         operators=tuple(sorted(operators)),
         operator_source=OperatorSource.BYTECODE,
         extra_files=extra,
+        flatbuffer=True,
     )

@@ -54,6 +54,8 @@ class RuntimeOperators:
     """``aten::add.Tensor``, ``aten::linear`` (default overload: no dot)."""
     names: frozenset[str]
     """``aten::add``: every name with at least one overload."""
+    without_flatbuffer: bool = False
+    """The library holds the mobile loader's refusal of flatbuffer models (:data:`NO_FLATBUFFER`)."""
 
     def __len__(self) -> int:
         return len(self.qualified)
@@ -69,7 +71,11 @@ class RuntimeOperators:
         return cls(frozenset(op.qualified for op in ops), frozenset(op.name for op in ops))
 
     def union(self, other: RuntimeOperators) -> RuntimeOperators:
-        return RuntimeOperators(self.qualified | other.qualified, self.names | other.names)
+        return RuntimeOperators(
+            self.qualified | other.qualified,
+            self.names | other.names,
+            self.without_flatbuffer or other.without_flatbuffer,
+        )
 
 
 def may_be_runtime(name: str, library: ElfLibrary) -> bool:
@@ -87,19 +93,26 @@ def registered_operators(data: bytes | memoryview, library: ElfLibrary) -> Runti
     found: set[Operator] = set()
     inner: dict[int, Operator] = {}
     view = memoryview(data)
+    refuses = False
     for start, end in _merged(view, library, executable=False):
         scan = _Scan(found, inner, start)
         scan.run(view[start:end])
+        refuses = refuses or any(re.search(marker, view[start:end]) for marker in NO_FLATBUFFER)
     unknown = {offset: op for offset, op in inner.items() if op not in found}
     if unknown and library.machine == EM_AARCH64:
         addresses = {_address(library, offset): offset for offset in unknown}
         addresses.pop(None, None)
         for target in _aarch64_references(view, library, frozenset(a for a in addresses if a is not None)):
             found.add(unknown[addresses[target]])
-    return RuntimeOperators.of(found)
+    operators = RuntimeOperators.of(found)
+    return RuntimeOperators(operators.qualified, operators.names, refuses) if refuses else operators
 
 
 EM_AARCH64 = 183
+NO_FLATBUFFER = (re.compile(rb"Flatbuffer input file but the build hasn't enabled? flatbuffer"),)
+"""The message of torch/csrc/jit/mobile/import.cpp's loader when the library was built without
+flatbuffer support (``enable`` in 1.13.1, ``enabled`` in pytorch_android_lite 1.12.2, both seen
+in the real builds): such a runtime loads no flatbuffer (bytecode 9) model."""
 
 
 def _merged(view: memoryview, library: ElfLibrary, executable: bool) -> list[tuple[int, int]]:

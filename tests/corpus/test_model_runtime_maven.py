@@ -198,3 +198,27 @@ def test_a_packaged_runtime_identified_offline_gets_its_release_limits(
     assert unidentified.returncode == 0, unidentified.stderr
     runtimes = json.loads(unidentified.stdout)["models"][0]["runtimes"]
     assert all("operator presence only" in r["version_check"] for r in runtimes)
+
+
+def test_a_flatbuffer_model_against_a_release_built_without_flatbuffer_support(
+    aars: dict[str, Path], env: dict[str, str], httpserver: Any
+) -> None:
+    """pytorch_android_lite 1.12.2 accepts bytecode 9 by its versions.h, but its libraries were
+    built without the flatbuffer loader: they hold its refusal message (grepped here)."""
+    coordinate = "org.pytorch:pytorch_android_lite:1.12.2"
+    with zipfile.ZipFile(aars[coordinate]) as archive:
+        libraries = [n for n in archive.namelist() if n.endswith("/libpytorch_jni_lite.so")]
+        assert all(b"Flatbuffer input file but the build hasn't" in archive.read(n) for n in libraries)
+    _serve_corpus(httpserver, aars)
+    url = httpserver.url_for("/").rstrip("/")
+    flatbuffer = MODELS / "sdpa_flatbuffer.ptl"
+    done = model(env, str(flatbuffer), "--runtime", coordinate, "--maven-repo", url, "--format", "json")
+    assert done.returncode == 1, done.stderr
+    findings = {(f["rule"], f["abi"]) for f in json.loads(done.stdout)["findings"]}
+    shipped = abis(aars[coordinate])
+    assert json.loads((MODELS / "sdpa_flatbuffer.torch.json").read_text())["bytecode_version"] == limit(
+        "1.12.0"
+    )
+    assert findings == {
+        (rule, abi) for abi in shipped for rule in ("model-bytecode-too-new", "model-operator-missing")
+    }
