@@ -44,6 +44,9 @@ _ARROW = re.compile(rb"\)[ \t]*->")
 _HEAD = re.compile(rb"(?:([A-Za-z_][A-Za-z0-9_]*)::)?([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_]+))?\(")
 _NOT_TEXT = re.compile(rb"[^\x20-\x7e]")
 """A byte no schema literal holds: the literal is the printable run before its arrow."""
+_MAX_HEAD = 256
+"""Longest ``ns::name.overload`` looked for inside a longer literal (67 bytes in 1.13.1): bounds
+the work per literal on a hostile file."""
 _MAX_SCHEMA = 4096
 """Longest schema string looked for; the longest in libtorch 2.13 is about 1 KB."""
 
@@ -221,7 +224,7 @@ class _Scan:
             head = _HEAD.match(area, start, paren + 1)
             if head is not None:
                 self.found.add(_operator(head))
-            for inside in range(start + 1, paren):
+            for inside in range(max(start + 1, paren - _MAX_HEAD), paren):
                 if area[inside] in _NAME_START:
                     tail = _HEAD.match(area, inside, paren + 1)
                     if tail is not None:
