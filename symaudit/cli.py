@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from click.core import ParameterSource
 from symaudit import __version__
 from symaudit.config import FAIL_ON
 from symaudit.errors import SymauditError
-from symaudit.report.formats import FORMATS, render
+from symaudit.report.formats import FORMATS
 
 if TYPE_CHECKING:
     from symaudit.baseline import Baseline
@@ -90,22 +89,11 @@ def _plan(options: dict[str, Any], inputs: Sequence[str | None] = ()) -> _Plan:
 def _finish(report: Report, options: dict[str, Any], plan: _Plan) -> int:
     """Severity overrides, baseline, every requested format; the exit code."""
     from symaudit.baseline import settle
-    from symaudit.outputs import append_step_summary, exit_code
-    from symaudit.report.text import verdict
+    from symaudit.outputs import deliver
 
-    whole, report = settle(report, plan.settings.severity, plan.baseline)
-    written = [output for _, output in plan.outputs if output is not None]
-    if options.get("write_baseline"):  # the whole current state: the next run's baseline
-        _write(render("json", whole, False), options["write_baseline"])
-        written.append(f"baseline: {options['write_baseline']}")
-    verbose = bool(options.get("verbose"))
-    for fmt, output in plan.outputs:
-        _write(render(fmt, report, verbose), output)
-        if fmt == "github":
-            append_step_summary(render("markdown", report, verbose), os.environ)
-    if written:
-        click.echo(f"{verdict(report)} (report: {', '.join(written)})", err=True)
-    return exit_code(report, options["fail_on"])
+    whole, left = settle(report, plan.settings.severity, plan.baseline)
+    return deliver(whole, left, plan.outputs, options.get("write_baseline"), bool(options.get("verbose")),
+                   options["fail_on"], _write, lambda line: click.echo(line, err=True))
 
 
 def _progress(label: str, total: int | None) -> Any:
@@ -148,6 +136,13 @@ def _audit_command(paths: Sequence[str], options: dict[str, Any]) -> int:
     return _finish(report, options, plan)
 
 
+_budget_option = click.option(
+    "--network-budget", type=click.FloatRange(0, 86400), default=None, metavar="SECONDS",
+    help="Most time the reference lookups may spend on the network in all, then the "
+         "audit goes on without what is missing (default 60; also "
+         "SYMAUDIT_NETWORK_BUDGET or network-budget in the config).")
+
+
 def _maven_options() -> list[Callable[..., Any]]:
     return [
         click.option("--maven-repo", multiple=True, metavar="URL",
@@ -164,10 +159,7 @@ _REFERENCE_OPTIONS = [
     click.option("--references/--no-references", default=True, show_default=True,
                  help="Identify packaged libtorch/fbjni builds against the Maven references "
                       "(SYMAUDIT_REFERENCES=0 also turns it off)."),
-    click.option("--network-budget", type=click.FloatRange(0, 86400), default=None, metavar="SECONDS",
-                 help="Most time the reference lookups may spend on the network in all, then the "
-                      "audit goes on without what is missing (default 60; also "
-                      "SYMAUDIT_NETWORK_BUDGET or network-budget in the config)."),
+    _budget_option,
 ]
 _REPORT_OPTIONS = [
     click.option("--format", "format", type=click.Choice(tuple(FORMATS)), multiple=True,
@@ -314,20 +306,15 @@ def comment(report_path: str, repo: str | None, pr: int | None, api_url: str | N
     return 0
 
 
-@contextmanager
-def _store(options: dict[str, Any]) -> Iterator[Any]:
-    """A reference store on the run's Maven client, closed when the command is done."""
+def _store(options: dict[str, Any], budgeted: bool = False) -> Any:
+    """A reference store on the run's Maven client; a context manager that closes the client."""
     from pathlib import Path
 
     from symaudit.config import settings_for
     from symaudit.references.store import ReferenceStore
 
     settings = settings_for(options.get("config"), Path.cwd())  # the config found upward by default
-    store = ReferenceStore(_maven_client(options, settings, budgeted=False))
-    try:
-        yield store
-    finally:
-        store.client.close()
+    return ReferenceStore(_maven_client(options, settings, budgeted))
 
 
 _REFS_OPTIONS = [
@@ -348,13 +335,11 @@ def refs() -> None:
 def refs_fetch(coordinates: tuple[str, ...], **options: Any) -> int:
     """Fetch reference AARs (every version in maven-metadata.xml when no version is given) and
     cache their manifests. Local Gradle and Maven caches are used first."""
-    from symaudit.maven.coordinates import Coordinate
     from symaudit.references.commands import fetch
 
-    parsed = [Coordinate.parse(text) for text in coordinates]
     failed = 0
     with _store(options) as store:
-        for line, error in fetch(store, parsed):
+        for line, error in fetch(store, coordinates):
             click.echo(line, err=error)
             failed += error
     return 2 if failed else 0
@@ -382,6 +367,21 @@ def refs_show(coordinate: str, abi: str | None, format: str, **options: Any) -> 
 
     with _store(options) as store:
         click.echo(show(store, coordinate, abi, format))
+    return 0
+
+
+@refs.command("matrix")
+@click.argument("path", metavar="LIB|PACKAGE")
+@click.option("--library", default=None, metavar="NAME", help="The consumer, when the package holds several.")
+@click.option("--abi", multiple=True, metavar="ABI", help="Only this ABI (repeatable).")
+@click.option("--format", "format", type=click.Choice(("text", "markdown", "json")), default="text", show_default=True)
+@_with([*_REFS_OPTIONS, _budget_option])
+def refs_matrix(path: str, library: str | None, abi: tuple[str, ...], format: str, **options: Any) -> int:
+    """Per ABI, every published provider release and whether the consumer's imports resolve."""
+    from symaudit.references.matrix import matrix_command
+
+    with _store(options, budgeted=True) as store:
+        click.echo(matrix_command(store, path, library, abi, format), nl=False)
     return 0
 
 

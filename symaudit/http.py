@@ -27,6 +27,7 @@ import email.utils
 import json as jsonlib
 import logging
 import queue
+import re
 import socket
 import threading
 import time
@@ -182,6 +183,19 @@ class Reply:
     def json(self) -> Any:
         """The body as JSON; ``ValueError`` when it is not."""
         return jsonlib.loads(self.body.decode("utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class Ranged:
+    """Part of a file: :meth:`Http.get_range`'s answer."""
+
+    start: int
+    total: int
+    """Size of the whole file, from ``Content-Range``."""
+    body: bytes
+
+
+_CONTENT_RANGE = re.compile(r"bytes (\d{1,15})-(\d{1,15})/(\d{1,15})")
 
 
 class _Expired(Exception):
@@ -365,6 +379,8 @@ class Http:
         self._unreachable: dict[str, str] = {}
         self.requests = 0
         """Requests sent so far (for tests and debug logs)."""
+        self.received = 0
+        """Body bytes received so far, over every request (for debug logs and measurements)."""
 
     def close(self) -> None:
         self._session.close()
@@ -462,6 +478,55 @@ class Http:
 
         return self.fetch(url, collect)
 
+    def get_range(self, url: str, first: int | None, last: int, limit: int) -> Ranged | None:
+        """Bytes ``first``..``last`` of ``url`` (``first`` None: its last ``last`` bytes), or None
+        when the server ignores ``Range`` (answers 200: the body is not read) or answers with
+        another range than asked. At most ``limit`` bytes are read, whatever the server claims."""
+        spec = f"bytes={first}-{last}" if first is not None else f"bytes=-{last}"
+
+        def consume(response: requests.Response, chunks: Iterator[bytes]) -> Ranged | None:
+            if response.status_code != 206:
+                return None
+            match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+            if match is None:
+                return None
+            start, end, total = int(match.group(1)), int(match.group(2)), int(match.group(3))
+            asked_tail = first is None and (end != total - 1 or end - start + 1 > last)
+            if (
+                end < start
+                or end >= total
+                or asked_tail
+                or (first is not None and (start != first or end > last))
+            ):
+                return None
+            if end - start + 1 > limit:
+                raise NetworkError(
+                    f"{self._where('GET', url)}: range of {end - start + 1} bytes over {limit}"
+                )
+            out = bytearray()
+            for chunk in chunks:
+                out += chunk
+                if len(out) > end - start + 1:
+                    raise NetworkError(f"{self._where('GET', url)}: more bytes than the range it announced")
+            if len(out) != end - start + 1:
+                raise TransferError(
+                    f"{self._where('GET', url)}: range cut short ({len(out)} of {end - start + 1} bytes)"
+                )
+            return Ranged(start, total, bytes(out))
+
+        def finish(
+            stream: _Stream, response: requests.Response, _: None, attempts: int, exhausted: bool
+        ) -> Ranged | None:
+            where = self._where("GET", url)
+            if response.status_code in (404, 410):
+                raise NotFoundError(f"{where}: not found (HTTP {response.status_code})")
+            if response.status_code >= 400:
+                raise NetworkError(f"{where}: HTTP {response.status_code} {response.reason or ''}".rstrip())
+            return consume(response, self._body(stream, response, url, "GET"))
+
+        headers = {"Range": spec, "Accept-Encoding": "identity"}
+        return self._exchange("GET", url, {"headers": headers}, read=None, finish=finish)
+
     # --- the policy --------------------------------------------------------------------------
 
     def _exchange(
@@ -550,7 +615,9 @@ class Http:
             else None
         )
         try:
-            yield from stream.chunks()
+            for chunk in stream.chunks():
+                self.received += len(chunk)
+                yield chunk
         except _Expired:
             raise self._expired(where, stream) from None
         except requests.RequestException as exc:

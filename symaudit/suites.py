@@ -220,7 +220,9 @@ def _references(package: Package, maven: MavenClients | None) -> ReferenceAudit:
 
     client = maven() if maven is not None else None
     try:
-        return reference_audit(names, client)
+        abis = sorted({entry.abi for entry in package.libraries() if entry.abi is not None})
+        loose = any(entry.abi is None for entry in package.libraries())
+        return reference_audit(names, client, None if loose or not abis else abis)
     finally:
         if client is not None:
             client.close()

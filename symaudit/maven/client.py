@@ -21,7 +21,7 @@ from pathlib import Path
 
 from symaudit.errors import InputError, NetworkError
 from symaudit.http import Http, NotFoundError, check_url, redact
-from symaudit.maven import local
+from symaudit.maven import local, ranged
 from symaudit.maven.cache import Cache, CacheError
 from symaudit.maven.coordinates import Coordinate, valid_part, version_key
 
@@ -160,6 +160,10 @@ class MavenClient:
     def requests_sent(self) -> int:
         return 0 if self._http is None else self._http.requests
 
+    @property
+    def bytes_received(self) -> int:
+        return 0 if self._http is None else self._http.received
+
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
@@ -262,6 +266,47 @@ class MavenClient:
             coordinate, {"sha256": artifact.sha256, "origin": artifact.origin, "path": str(artifact.path)}
         )
         return artifact
+
+    def find_local(self, coordinate: Coordinate) -> Artifact | None:
+        """The artifact from the Gradle, Maven or symaudit cache (indexed), without a request."""
+        for artifact in self._local(coordinate):
+            self.cache.store_index(
+                coordinate, {"sha256": artifact.sha256, "origin": artifact.origin, "path": str(artifact.path)}
+            )
+            return artifact
+        return None
+
+    def remote_members(
+        self, coordinate: Coordinate, wanted: Callable[[str], bool]
+    ) -> tuple[str, tuple[str, ...], dict[str, bytes]] | None:
+        """(checksum key, every member name, the ``wanted`` members' verified bytes) of the
+        artifact by range requests, from the first repository publishing its checksum; None when
+        none does or the server ignores Range (then download it whole). The key is the published
+        ``.sha256``, else ``sha1-<hex>`` of the published ``.sha1``.
+        :class:`~symaudit.maven.ranged.ZipRangeError` when the remote zip cannot be read this way."""
+        for repo in self.repos:
+            url = f"{repo}/{coordinate.path}"
+            published = self._published(url)
+            if published is None:
+                continue
+            remote = ranged.central_directory(self.http, url)
+            members = ranged.read_members(self.http, remote, wanted) if remote is not None else None
+            if remote is None or members is None:
+                log.debug("%s: the server ignores Range", redact(url))
+                return None
+            algorithm, expected = published
+            key = expected if algorithm == "sha256" else f"sha1-{expected}"
+            return key, tuple(e.name for e in remote.entries), members
+        return None
+
+    def _published(self, url: str) -> tuple[str, str] | None:
+        for algorithm, length in (("sha256", 64), ("sha1", 40)):
+            try:
+                text = self.http.get_bytes(f"{url}.{algorithm}", limit=4096)
+            except NotFoundError:
+                continue
+            return algorithm, parse_checksum(text, length, f"{url}.{algorithm}")
+        return None
 
     def _local(self, coordinate: Coordinate) -> Iterator[Artifact]:
         for candidate in local.gradle_candidates(self.gradle_home, coordinate):

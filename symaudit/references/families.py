@@ -65,3 +65,20 @@ def modules_for(names: Iterable[str]) -> tuple[Coordinate, ...]:
 
 def is_family_symbol(name: str) -> bool:
     return FAMILY_SYMBOL.match(name) is not None
+
+
+FBJNI_SYMBOL = re.compile(r"^_Z(?:T[VIS])?N[KVRO]*8facebook3jni")
+
+
+def symbol_modules(names: Iterable[str]) -> tuple[Coordinate, ...]:
+    """The modules whose libraries define family symbols like these: ``facebook::jni::`` names
+    fbjni, every other family name (torch, c10, at, caffe2) both PyTorch modules."""
+    wanted: set[Coordinate] = set()
+    for name in names:
+        if not is_family_symbol(name):
+            continue
+        if FBJNI_SYMBOL.match(name):
+            wanted.add(FBJNI)
+        else:
+            wanted |= {PYTORCH_ANDROID, PYTORCH_ANDROID_LITE}
+    return tuple(m for m in MODULE_ORDER if m in wanted)

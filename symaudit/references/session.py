@@ -62,16 +62,20 @@ NEWEST_DOWNLOADED = 3
 :meth:`ReferenceStore.load`)."""
 
 
-def reference_audit(names: Iterable[str], client: MavenClient | None) -> ReferenceAudit:
-    """The references a package with these library file names needs, loaded (no client: none)."""
+def reference_audit(
+    names: Iterable[str], client: MavenClient | None, abis: Sequence[str] | None = None
+) -> ReferenceAudit:
+    """The references a package with these library file names needs, loaded (no client: none);
+    with ``abis`` (the package's), only those ABIs' libraries of each reference are fetched."""
     modules = modules_for(names)
     if client is None or not modules:
         return ReferenceAudit(modules=modules)
-    loaded = ReferenceStore(client).load(modules, newest=NEWEST_DOWNLOADED)
+    loaded = ReferenceStore(client).load(modules, newest=NEWEST_DOWNLOADED, abis=abis)
     log.debug(
-        "references: %d manifests, %d problems, %d requests",
+        "references: %d manifests, %d problems, %d requests, %d bytes received",
         len(loaded.manifests),
         len(loaded.problems),
         client.requests_sent,
+        client.bytes_received,
     )
     return ReferenceAudit(loaded.manifests, loaded.problems, modules)

@@ -4,6 +4,7 @@ the artifact (found locally or downloaded by :class:`~symaudit.maven.client.Mave
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,15 @@ from symaudit.errors import NetworkError, SymauditError
 from symaudit.http import NotFoundError
 from symaudit.maven.client import MavenClient, RepositoryDataError
 from symaudit.maven.coordinates import Coordinate, version_key
-from symaudit.references.manifest import ReferenceManifest, build_manifest, from_json, to_json
+from symaudit.maven.ranged import ZipRangeError
+from symaudit.references.manifest import (
+    ReferenceManifest,
+    build_manifest,
+    from_json,
+    jni_member,
+    library_record,
+    to_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +36,33 @@ class ReferenceStore:
     def __init__(self, client: MavenClient) -> None:
         self.client = client
 
-    def manifest(self, coordinate: Coordinate) -> ReferenceManifest:
+    def __enter__(self) -> ReferenceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+
+    def manifest(self, coordinate: Coordinate, abis: Sequence[str] | None = None) -> ReferenceManifest:
+        """The reference's manifest. With ``abis`` (an audit's: the ABIs its package holds), a
+        manifest of those ABIs' libraries is enough: when no local cache has the artifact, only
+        they are fetched, by range requests where the repository allows them."""
         cache = self.client.cache
         known = self.client.indexed(coordinate)
+        previous = None
         if known is not None:
             cached = from_json(cache.manifest(known))
-            if cached is not None:
+            if cached is not None and cached.covers(abis):
                 return cached
-        artifact = self.client.resolve(coordinate)
+            previous = cached
+        artifact = self.client.find_local(coordinate)
+        if artifact is None and abis is not None and not self.client.offline and cache.writable:
+            partial = self._ranged(coordinate, abis, previous)
+            if partial is not None:
+                return partial
+        if artifact is None:
+            artifact = self.client.resolve(coordinate)
         cached = from_json(cache.manifest(artifact.sha256))
-        if cached is not None:
+        if cached is not None and cached.read is None:
             return cached
         assert artifact.path is not None
         manifest = build_manifest(coordinate, artifact.path, artifact.sha256)
@@ -50,10 +76,54 @@ class ReferenceStore:
         assert artifact.path is not None
         return artifact.path
 
+    def _ranged(
+        self, coordinate: Coordinate, abis: Sequence[str], previous: ReferenceManifest | None
+    ) -> ReferenceManifest | None:
+        """The libraries of ``abis`` by range requests (added to ``previous``, a manifest of other
+        ABIs of the same file), or None when the whole file must be downloaded instead."""
+        done = set(previous.read or ()) if previous is not None else set()
+
+        def wanted(name: str) -> bool:
+            member = jni_member(name)
+            return member is not None and member[0] in abis and member[0] not in done
+
+        try:
+            got = self.client.remote_members(coordinate, wanted)
+        except ZipRangeError as exc:
+            log.debug("%s", exc)
+            return None
+        if got is None:
+            return None
+        key, names, members = got
+        libraries = [
+            library_record(coordinate, abi, name, path, data)
+            for path, data in members.items()
+            for abi, name in [jni_member(path) or ("", "")]
+        ]
+        present = {m[0] for n in names if (m := jni_member(n)) is not None}
+        read = set(abis) & present
+        if previous is not None and previous.sha256 == key:
+            libraries += [lib for lib in previous.libraries if lib.abi in done]
+            read |= done
+        libraries.sort(key=lambda lib: (lib.abi, lib.name))
+        complete = present <= read
+        manifest = ReferenceManifest(
+            coordinate,
+            key,
+            tuple(libraries),
+            None if complete else tuple(sorted(present)),
+            None if complete else tuple(sorted(read)),
+        )
+        self.client.cache.store_manifest(key, to_json(manifest))
+        self.client.cache.store_index(coordinate, {"sha256": key, "origin": "ranges", "path": None})
+        return manifest
+
     def versions(self, module: Coordinate) -> list[str]:
         return self.client.versions(module)
 
-    def load(self, modules: tuple[Coordinate, ...], newest: int | None = None) -> Loaded:
+    def load(
+        self, modules: tuple[Coordinate, ...], newest: int | None = None, abis: Sequence[str] | None = None
+    ) -> Loaded:
         """Every version of every module that can be had; what cannot is a problem, not an error.
 
         With ``newest``, versions not already on this machine (Gradle cache, ~/.m2, symaudit's
@@ -73,8 +143,9 @@ class ReferenceStore:
                 versions = sorted(self.client.known_versions(module), key=version_key)
             if newest is not None and not self.client.offline:
                 held = self.client.held_versions(module)
-                remote = [v for v in sorted(versions, key=version_key) if v not in held]
-                skipped = remote[:-newest] if len(remote) > newest else []
+                ordered = sorted(versions, key=version_key)
+                recent = set(ordered[-newest:]) if newest else set()
+                skipped = [v for v in ordered if v not in held and v not in recent]
                 if skipped:
                     versions = [v for v in versions if v not in set(skipped)]
                     problems.append(
@@ -90,13 +161,16 @@ class ReferenceStore:
                 continue
             for version in versions:
                 try:
-                    manifests.append(self.manifest(module.with_version(version)))
+                    manifests.append(self.manifest(module.with_version(version), abis))
                 except SymauditError as exc:
                     log.debug("reference %s:%s unavailable: %s", module, version, exc)
                     problems.append(str(exc))
                     if isinstance(exc, NetworkError):
                         self._give_up(exc)
         return Loaded(tuple(manifests), tuple(problems))
+
+    def give_up(self, exc: NetworkError) -> None:
+        self._give_up(exc)
 
     def _give_up(self, exc: NetworkError) -> None:
         """After a failure that is not a plain 404 the network is presumed down: the rest of

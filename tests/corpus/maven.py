@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from tests.corpus.conftest import corpus_dir
 from tests.required import skip_or_fail
@@ -144,3 +146,60 @@ def readelf_symbols(data: bytes, scratch: Path) -> tuple[frozenset[str], frozens
 
 def union_exports(libraries: Iterable[bytes], scratch: Path) -> frozenset[str]:
     return frozenset().union(*(readelf_symbols(data, scratch)[0] for data in libraries))
+
+
+def serve_corpus(httpserver: Any, aars: Mapping[str, Path], ranges: bool) -> dict[str, int]:
+    """A Maven repository on 127.0.0.1 made of the corpus AARs: maven-metadata.xml listing the
+    pinned versions of each module, each AAR with its .sha1 and .sha256. With ``ranges`` it
+    answers ``Range: bytes=a-b`` and ``bytes=-n`` with 206 and ``Accept-Ranges: bytes`` (as Maven
+    Central does); without, it ignores Range and sends the whole file. Returns path -> bytes sent."""
+    from werkzeug import Request, Response
+
+    files: dict[str, Path | bytes] = {}
+    modules: dict[str, list[str]] = {}
+    for coordinate, aar in aars.items():
+        group, artifact, version = coordinate.split(":")
+        base = f"/{group.replace('.', '/')}/{artifact}"
+        modules.setdefault(base, []).append(version)
+        data = aar.read_bytes()
+        files[f"{base}/{version}/{artifact}-{version}.aar"] = aar
+        files[f"{base}/{version}/{artifact}-{version}.aar.sha1"] = hashlib.sha1(data).hexdigest().encode()
+        files[f"{base}/{version}/{artifact}-{version}.aar.sha256"] = hashlib.sha256(data).hexdigest().encode()
+    for base, versions in modules.items():
+        group, artifact = base.strip("/").rsplit("/", 1)
+        listed = "".join(f"<version>{v}</version>" for v in versions)
+        metadata = (
+            f"<metadata><groupId>{group.replace('/', '.')}</groupId><artifactId>{artifact}</artifactId>"
+            f"<versioning><versions>{listed}</versions></versioning></metadata>"
+        ).encode()
+        files[f"{base}/maven-metadata.xml"] = metadata
+        files[f"{base}/maven-metadata.xml.sha1"] = hashlib.sha1(metadata).hexdigest().encode()
+    served: dict[str, int] = {}
+
+    def handle(request: Request) -> Response:
+        item = files.get(request.path)
+        if item is None:
+            return Response("not found", status=404)
+        data = item.read_bytes() if isinstance(item, Path) else item
+        asked = request.headers.get("Range", "")
+        match = re.fullmatch(r"bytes=(\d*)-(\d*)", asked)
+        if ranges and match and (match.group(1) or match.group(2)):
+            if match.group(1):
+                start = int(match.group(1))
+                end = min(int(match.group(2)) if match.group(2) else len(data) - 1, len(data) - 1)
+            else:
+                start, end = max(0, len(data) - int(match.group(2))), len(data) - 1
+            part = data[start : end + 1]
+            served[request.path] = served.get(request.path, 0) + len(part)
+            response = Response(part, status=206, content_type="application/octet-stream")
+            response.headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+            response.headers["Accept-Ranges"] = "bytes"
+            return response
+        served[request.path] = served.get(request.path, 0) + len(data)
+        response = Response(data, content_type="application/octet-stream")
+        if ranges:
+            response.headers["Accept-Ranges"] = "bytes"
+        return response
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(handle)
+    return served

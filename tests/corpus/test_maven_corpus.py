@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from tests.corpus.maven import (
     jni,
     maven_corpus,
     readelf_symbols,
+    serve_corpus,
     union_exports,
     write_apk,
 )
@@ -392,49 +394,13 @@ def test_missing_operator_hint_names_the_derived_release(aars: dict[str, Path]) 
     assert "first appeared in libtorch 1.13.1 (1.10.0 lacks it)" in finding.hint
 
 
-def _serve_corpus(httpserver: Any, aars: dict[str, Path]) -> dict[str, int]:
-    """A Maven repository on 127.0.0.1 made of the corpus AARs: maven-metadata.xml listing the
-    pinned versions of each module, each AAR with its .sha1 and .sha256. Returns path -> bytes."""
-    from werkzeug import Request, Response
-
-    files: dict[str, Path | bytes] = {}
-    modules: dict[str, list[str]] = {}
-    for coordinate, aar in aars.items():
-        group, artifact, version = coordinate.split(":")
-        base = f"/{group.replace('.', '/')}/{artifact}"
-        modules.setdefault(base, []).append(version)
-        data = aar.read_bytes()
-        files[f"{base}/{version}/{artifact}-{version}.aar"] = aar
-        files[f"{base}/{version}/{artifact}-{version}.aar.sha1"] = hashlib.sha1(data).hexdigest().encode()
-        files[f"{base}/{version}/{artifact}-{version}.aar.sha256"] = hashlib.sha256(data).hexdigest().encode()
-    for base, versions in modules.items():
-        group, artifact = base.strip("/").rsplit("/", 1)
-        listed = "".join(f"<version>{v}</version>" for v in versions)
-        metadata = (
-            f"<metadata><groupId>{group.replace('/', '.')}</groupId><artifactId>{artifact}</artifactId>"
-            f"<versioning><versions>{listed}</versions></versioning></metadata>"
-        ).encode()
-        files[f"{base}/maven-metadata.xml"] = metadata
-        files[f"{base}/maven-metadata.xml.sha1"] = hashlib.sha1(metadata).hexdigest().encode()
-    served: dict[str, int] = {}
-
-    def handle(request: Request) -> Response:
-        item = files.get(request.path)
-        if item is None:
-            return Response("not found", status=404)
-        data = item.read_bytes() if isinstance(item, Path) else item
-        served[request.path] = served.get(request.path, 0) + len(data)
-        return Response(data, content_type="application/octet-stream")
-
-    httpserver.expect_request(re.compile(".*")).respond_with_handler(handle)
-    return served
-
-
-def test_first_online_audit_downloads_the_references_and_a_warm_one_asks_nothing(
-    aars: dict[str, Path], scratch: Path, tmp_path: Path, httpserver: Any
+@pytest.mark.parametrize("ranges", [True, False], ids=["server-honours-range", "server-ignores-range"])
+def test_first_online_audit_fetches_what_identification_needs_and_a_warm_one_asks_nothing(
+    aars: dict[str, Path], scratch: Path, tmp_path: Path, httpserver: Any, ranges: bool
 ) -> None:
-    served = _serve_corpus(httpserver, aars)
-    apk = write_apk(tmp_path / "torch-1.13.1.apk", jni(aars[TORCH_1_13]))
+    served = serve_corpus(httpserver, aars, ranges)
+    shipped = {key: blob for key, blob in jni(aars[TORCH_1_13]).items() if key[0] == "arm64-v8a"}
+    apk = write_apk(tmp_path / "torch-1.13.1.apk", shipped)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path / "home")}
     env.update(SYMAUDIT_CACHE=str(tmp_path / "cache"), GRADLE_USER_HOME=str(tmp_path / "gradle"))
     for name in ("SYMAUDIT_REFERENCES", "SYMAUDIT_DEBUG", "SYMAUDIT_OFFLINE", "SYMAUDIT_MAVEN_REPOS"):
@@ -444,16 +410,31 @@ def test_first_online_audit_downloads_the_references_and_a_warm_one_asks_nothing
     first = report(env, "apk", str(apk), "--maven-repo", url)
     wanted = {c for c in aars if "pytorch_android_lite" not in c}
     assert set(first["references"]["loaded"]) == wanted and first["references"]["problems"] == []
-    downloaded = {p for p in served if p.endswith(".aar")}
-    assert downloaded == {
-        f"/{c.split(':')[0].replace('.', '/')}/{c.split(':')[1]}/{c.split(':')[2]}/{c.split(':')[1]}-{c.split(':')[2]}.aar"
+    paths = {
+        c: f"/{c.split(':')[0].replace('.', '/')}/{c.split(':')[1]}/{c.split(':')[2]}/{c.split(':')[1]}-{c.split(':')[2]}.aar"
         for c in wanted
     }
-    assert sum(served[p] for p in downloaded) == sum(aars[c].stat().st_size for c in wanted)
-    for abi in ABIS:
-        assert by_library(first)[abi, "libpytorch_jni.so"]["reference"]["coordinate"] == TORCH_1_13
+    assert {p for p in served if p.endswith(".aar")} == set(paths.values())
+    for coordinate, path in paths.items():
+        whole = aars[coordinate].stat().st_size
+        if ranges:  # the zip's tail and directory, then only arm64-v8a's libraries
+            with zipfile.ZipFile(aars[coordinate]) as archive:
+                needed = sum(
+                    i.compress_size for i in archive.infolist() if i.filename.startswith("jni/arm64-v8a/")
+                )
+                assert needed <= served[path] < needed + whole // 10 + 200_000, coordinate
+        else:  # one whole download (the range request is answered 200 and dropped)
+            assert served[path] >= whole, coordinate
+    assert by_library(first)["arm64-v8a", "libpytorch_jni.so"]["reference"]["coordinate"] == TORCH_1_13
+    for abi, name in shipped:  # exact: byte-identical to the release's member
+        assert by_library(first)[abi, name]["reference"]["match"] == "exact"
 
     asked = len(httpserver.log)
     warm = report(env, "apk", str(apk), "--maven-repo", url)
     assert len(httpserver.log) == asked
     assert warm == first
+    # The same audit from whole local copies (Gradle's cache) finds the same.
+    local = dict(
+        env, SYMAUDIT_CACHE=str(tmp_path / "local"), GRADLE_USER_HOME=str(gradle_home(tmp_path / "g", aars))
+    )
+    assert report(local, "apk", str(apk), "--offline")["libraries"] == first["libraries"]
