@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.corpus.maven import ROOT, gradle_home, jni, maven_corpus, write_apk
-from tests.corpus.test_maven_corpus import _serve_corpus
+from tests.corpus.maven import ROOT, gradle_home, jni, maven_corpus, serve_corpus, write_apk
 
 MODELS = ROOT / "fixtures" / "models"
 SDPA = "aten::scaled_dot_product_attention"
@@ -86,7 +85,7 @@ def bytecode_version(path: Path) -> int:
 def test_sdpa_model_against_a_maven_release_names_the_operator_and_judges_the_bytecode(
     aars: dict[str, Path], env: dict[str, str], httpserver: Any, coordinate: str, release: str
 ) -> None:
-    served = _serve_corpus(httpserver, aars)
+    served = serve_corpus(httpserver, aars, ranges=False)
     url = httpserver.url_for("/").rstrip("/")
     done = model(
         env, str(MODELS / "sdpa.ptl"), "--runtime", coordinate, "--maven-repo", url, "--format", "json"
@@ -117,7 +116,7 @@ def test_a_model_newer_than_the_release_gets_the_bytecode_finding_offline_from_t
     aars: dict[str, Path], env: dict[str, str], httpserver: Any
 ) -> None:
     coordinate = "org.pytorch:pytorch_android_lite:1.9.0"
-    _serve_corpus(httpserver, aars)
+    serve_corpus(httpserver, aars, ranges=False)
     url = httpserver.url_for("/").rstrip("/")
     newer = bytecode_version(MODELS / "plain.ptl")
     assert newer > limit("1.9.0") >= bytecode_version(MODELS / "plain_v5.ptl")
@@ -144,7 +143,7 @@ def test_an_unpublished_coordinate_is_one_line_naming_the_published_versions(
 ) -> None:
     """Maven Central has no pytorch_android_lite 1.13.1 (its metadata lists 1.9.0 and 1.12.2 for
     lite); the repository here lists the pinned lite versions, which are those."""
-    _serve_corpus(httpserver, aars)
+    serve_corpus(httpserver, aars, ranges=False)
     url = httpserver.url_for("/").rstrip("/")
     done = model(
         env,
@@ -209,7 +208,7 @@ def test_a_flatbuffer_model_against_a_release_built_without_flatbuffer_support(
     with zipfile.ZipFile(aars[coordinate]) as archive:
         libraries = [n for n in archive.namelist() if n.endswith("/libpytorch_jni_lite.so")]
         assert all(b"Flatbuffer input file but the build hasn't" in archive.read(n) for n in libraries)
-    _serve_corpus(httpserver, aars)
+    serve_corpus(httpserver, aars, ranges=False)
     url = httpserver.url_for("/").rstrip("/")
     flatbuffer = MODELS / "sdpa_flatbuffer.ptl"
     done = model(env, str(flatbuffer), "--runtime", coordinate, "--maven-repo", url, "--format", "json")
