@@ -17,7 +17,9 @@ exported with the installed torch, a few KB each. ``torch.jit.save`` writes a ra
 
 * ``sdpa.pt`` / ``sdpa.ptl``: a linear layer and ``F.scaled_dot_product_attention``;
 * ``plain.pt`` / ``plain.ptl``: linear, relu, add;
-* ``plain_v5.ptl``: ``plain.ptl`` backported to bytecode version 5 (``_backport_for_mobile``).
+* ``plain_v5.ptl``: ``plain.ptl`` backported to bytecode version 5 (``_backport_for_mobile``);
+* ``sdpa_flatbuffer.ptl``: ``sdpa`` saved as a flatbuffer lite model (bytecode 9), alone with
+  ``--flatbuffer-models`` (torch's PyPI Linux wheel works when its CUDA dependencies are installed).
 
 Usage: ``python scripts/build_model_fixtures.py [--models] [--check]``.
 """
@@ -25,6 +27,8 @@ Usage: ``python scripts/build_model_fixtures.py [--models] [--check]``.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -151,6 +155,47 @@ def build_models(base: Path) -> None:  # pragma: no cover - needs torch, run by 
         scripted._save_for_lite_interpreter(str(base / f"{name}.ptl"))
     _backport_for_mobile(str(base / "plain.ptl"), str(base / "plain_v5.ptl"), 5)
     (base / "TORCH_VERSION").write_text(torch.__version__ + "\n", encoding="utf-8")
+    build_flatbuffer_models(base)
+
+
+def build_flatbuffer_models(base: Path) -> None:  # pragma: no cover - needs torch, run by hand
+    """``sdpa_flatbuffer.ptl``: the ``sdpa`` module saved as a flatbuffer lite model (bytecode 9).
+    Byte-reproducible with one torch version (no serialization id; ``PYTHONHASHSEED=0`` fixes the
+    order of class attributes; the debug handles count up within one process, so it saves once)."""
+    import torch
+    import torch.nn.functional as F
+
+    class Sdpa(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Linear(8, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            q = self.proj(x)
+            return F.scaled_dot_product_attention(q, q, q)
+
+    torch.manual_seed(0)
+    scripted = torch.jit.script(Sdpa())
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "m.ptl"
+        scripted._save_for_lite_interpreter(str(path), _use_flatbuffer=True)
+        saved = path.read_bytes()
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "sdpa_flatbuffer.ptl").write_bytes(saved)
+    # What torch itself reads from it: the oracle tests compare symaudit's reading with.
+    from torch.jit.mobile import (
+        _export_operator_list,
+        _get_model_bytecode_version,
+        _load_for_lite_interpreter,
+    )
+
+    path = str(base / "sdpa_flatbuffer.ptl")
+    torch_view = {
+        "bytecode_version": _get_model_bytecode_version(path),
+        "operators": sorted(_export_operator_list(_load_for_lite_interpreter(path))),
+    }
+    (base / "sdpa_flatbuffer.torch.json").write_text(json.dumps(torch_view, indent=2) + "\n", encoding="utf-8")
+    (base / "FLATBUFFER_TORCH_VERSION").write_text(torch.__version__ + "\n", encoding="utf-8")
 
 
 def differences(committed: Path, rebuilt: Path) -> list[str]:
@@ -171,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="rebuild the runtimes into a temporary directory and compare"
     )
     parser.add_argument("--models", action="store_true", help="also export the models (needs torch)")
+    parser.add_argument(
+        "--flatbuffer-models", action="store_true", help="export only the flatbuffer model (needs torch)"
+    )
     args = parser.parse_args(argv)
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
@@ -179,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in changed:
             print(f"differs: fixtures/model-runtimes/{name}")
         return 1 if changed else 0
+    if (args.models or args.flatbuffer_models) and os.environ.get("PYTHONHASHSEED") != "0":
+        # TorchScript writes class attributes in set order: fix the string hash seed
+        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], {**os.environ, "PYTHONHASHSEED": "0"})
+    if args.flatbuffer_models:
+        build_flatbuffer_models(MODELS)
+        return 0
     build_runtimes(RUNTIMES)
     if args.models:
         build_models(MODELS)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +20,8 @@ from click.core import ParameterSource
 
 from symaudit import __version__
 from symaudit.config import FAIL_ON
-from symaudit.errors import InputError, SymauditError
-from symaudit.report.formats import FORMATS, render
+from symaudit.errors import SymauditError
+from symaudit.report.formats import FORMATS
 
 if TYPE_CHECKING:
     from symaudit.baseline import Baseline
@@ -90,22 +89,11 @@ def _plan(options: dict[str, Any], inputs: Sequence[str | None] = ()) -> _Plan:
 def _finish(report: Report, options: dict[str, Any], plan: _Plan) -> int:
     """Severity overrides, baseline, every requested format; the exit code."""
     from symaudit.baseline import settle
-    from symaudit.outputs import append_step_summary, exit_code
-    from symaudit.report.text import verdict
+    from symaudit.outputs import deliver
 
-    whole, report = settle(report, plan.settings.severity, plan.baseline)
-    written = [output for _, output in plan.outputs if output is not None]
-    if options.get("write_baseline"):  # the whole current state: the next run's baseline
-        _write(render("json", whole, False), options["write_baseline"])
-        written.append(f"baseline: {options['write_baseline']}")
-    verbose = bool(options.get("verbose"))
-    for fmt, output in plan.outputs:
-        _write(render(fmt, report, verbose), output)
-        if fmt == "github":
-            append_step_summary(render("markdown", report, verbose), os.environ)
-    if written:
-        click.echo(f"{verdict(report)} (report: {', '.join(written)})", err=True)
-    return exit_code(report, options["fail_on"])
+    whole, left = settle(report, plan.settings.severity, plan.baseline)
+    return deliver(whole, left, plan.outputs, options.get("write_baseline"), bool(options.get("verbose")),
+                   options["fail_on"], _write, lambda line: click.echo(line, err=True))
 
 
 def _progress(label: str, total: int | None) -> Any:
@@ -166,6 +154,13 @@ def _maven_options() -> list[Callable[..., Any]]:
     ]
 
 
+_REFERENCE_OPTIONS = [
+    *_maven_options(),
+    click.option("--references/--no-references", default=True, show_default=True,
+                 help="Identify packaged libtorch/fbjni builds against the Maven references "
+                      "(SYMAUDIT_REFERENCES=0 also turns it off)."),
+    _budget_option,
+]
 _REPORT_OPTIONS = [
     click.option("--format", "format", type=click.Choice(tuple(FORMATS)), multiple=True,
                  help="Report format (default text); repeatable, each followed by its own --output."),
@@ -207,11 +202,7 @@ _audit_options = _with([
                  help="Report only findings that are not in this earlier JSON report."),
     click.option("--write-baseline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
                  help="Also write this run's findings as a JSON report to use with --baseline."),
-    *_maven_options(),
-    click.option("--references/--no-references", default=True, show_default=True,
-                 help="Identify packaged libtorch/fbjni builds against the Maven references "
-                      "(SYMAUDIT_REFERENCES=0 also turns it off)."),
-    _budget_option,
+    *_REFERENCE_OPTIONS,
 ])
 
 
@@ -268,16 +259,19 @@ def libs(paths: tuple[str, ...], **options: Any) -> int:
 
 @cli.command()
 @click.argument("model_path", metavar="MODEL")
-@click.option("--runtime", metavar="APK|AAR|SO", default=None,
-              help="Check against the libtorch runtime in this package or library.")
-@_with([*_REPORT_OPTIONS, _IGNORE_OPTION])
+@click.option("--runtime", metavar="APK|AAR|SO|GROUP:ARTIFACT:VERSION", default=None,
+              help="Check against the libtorch runtime in this package or library, or in this "
+                   "Maven release (e.g. org.pytorch:pytorch_android_lite:1.12.2).")
+@_with([*_REPORT_OPTIONS, _IGNORE_OPTION, *_REFERENCE_OPTIONS])
 def model(model_path: str, runtime: str | None, **options: Any) -> int:
     """Read a TorchScript (.pt) or lite (.ptl) model: versions, operators, and whether a runtime
-    runs it."""
-    from symaudit.suites import audit_model_file
+    runs it (versions too when the runtime's release is known)."""
+    from symaudit.suites import audit_model_file, references_enabled
 
     plan = _plan(options, (model_path, runtime))
-    return _finish(audit_model_file(model_path, runtime, options["ignore"]), options, plan)
+    report = audit_model_file(model_path, runtime, options["ignore"], lambda: _maven_client(options, plan.settings),
+                              identify=references_enabled(options["references"], os.environ))
+    return _finish(report, options, plan)
 
 
 @cli.command()
@@ -305,46 +299,22 @@ def comment(report_path: str, repo: str | None, pr: int | None, api_url: str | N
     The token is read from GITHUB_TOKEN only. Exit 0 when the comment is posted or updated,
     2 on a usage or API error.
     """
-    from symaudit import github_comment
+    from symaudit.github_comment import post
     from symaudit.report.from_json import load_report
 
-    report = load_report(report_path)
-    target = github_comment.resolve_target(repo, pr, api_url, os.environ)
-    body = github_comment.comment_body(FORMATS["markdown"](report))
-    if dry_run:
-        click.echo(
-            f"would create or update the comment marked {github_comment.MARKER} "
-            f"on {target.repo}#{target.pr} through {target.api_url}, with this body:"
-        )
-        click.echo(body)
-        return 0
-    token = os.environ.get("GITHUB_TOKEN", "").strip()
-    if not token:
-        raise InputError("GITHUB_TOKEN is not set (in a workflow: env: GITHUB_TOKEN: ${{ github.token }})")
-    client = github_comment.GitHubClient(target.api_url, token, max_wait=github_comment.max_wait(os.environ))
-    try:
-        outcome = client.upsert(target, body)
-    finally:
-        client.close()
-    where = outcome.html_url or f"#{outcome.comment_id}"
-    click.echo(f"symaudit: {outcome.action} comment {where} on {target.repo}#{target.pr}")
+    click.echo(post(FORMATS["markdown"](load_report(report_path)), repo, pr, api_url, dry_run, os.environ), nl=False)
     return 0
 
 
-@contextmanager
-def _store(options: dict[str, Any], budgeted: bool = False) -> Iterator[Any]:
-    """A reference store on the run's Maven client, closed when the command is done."""
+def _store(options: dict[str, Any], budgeted: bool = False) -> Any:
+    """A reference store on the run's Maven client; a context manager that closes the client."""
     from pathlib import Path
 
     from symaudit.config import settings_for
     from symaudit.references.store import ReferenceStore
 
     settings = settings_for(options.get("config"), Path.cwd())  # the config found upward by default
-    store = ReferenceStore(_maven_client(options, settings, budgeted))
-    try:
-        yield store
-    finally:
-        store.client.close()
+    return ReferenceStore(_maven_client(options, settings, budgeted))
 
 
 _REFS_OPTIONS = [
@@ -365,13 +335,11 @@ def refs() -> None:
 def refs_fetch(coordinates: tuple[str, ...], **options: Any) -> int:
     """Fetch reference AARs (every version in maven-metadata.xml when no version is given) and
     cache their manifests. Local Gradle and Maven caches are used first."""
-    from symaudit.maven.coordinates import Coordinate
     from symaudit.references.commands import fetch
 
-    parsed = [Coordinate.parse(text) for text in coordinates]
     failed = 0
     with _store(options) as store:
-        for line, error in fetch(store, parsed):
+        for line, error in fetch(store, coordinates):
             click.echo(line, err=error)
             failed += error
     return 2 if failed else 0
@@ -434,19 +402,11 @@ def diff_command(a: str, b: str, abi: str | None, library: str | None, format: s
     """
     from symaudit.outputs import check_outputs_spare_inputs
     from symaudit.report.diff import render_json, render_text
-    from symaudit.symbol_diff import diff, load_side
+    from symaudit.symbol_diff import diff_sides
 
     if output is not None:
         check_outputs_spare_inputs([output], [a, b, options.get("config")])
-    with ExitStack() as stack:
-        stores: list[Any] = []
-
-        def manifest_for(coordinate: Any) -> Any:
-            if not stores:  # a Maven client only when a side is a coordinate
-                stores.append(stack.enter_context(_store(options)))
-            return stores[0].manifest(coordinate)
-
-        result = diff(load_side(a, abi, library, manifest_for), load_side(b, abi, library, manifest_for))
+    result = diff_sides(a, b, abi, library, lambda: _store(options))
     _write(render_json(result) if format == "json" else render_text(result), output)
     return 0
 

@@ -285,3 +285,27 @@ def _describe(method: str, url: str, reply: Reply, attempts: int) -> str:
             f"(check --repo, --pr and the token's repository access){said}"
         )
     return f"{prefix}{said}"
+
+
+def post(
+    markdown: str, repo: str | None, pr: int | None, api_url: str | None, dry_run: bool, environ: Mapping[str, str]
+) -> str:
+    """``symaudit comment``: create or update the sticky comment holding ``markdown`` (the
+    report's Markdown rendering); returns what to print. ``dry_run`` sends nothing."""
+    target = resolve_target(repo, pr, api_url, environ)
+    body = comment_body(markdown)
+    if dry_run:
+        return (
+            f"would create or update the comment marked {MARKER} "
+            f"on {target.repo}#{target.pr} through {target.api_url}, with this body:\n{body}\n"
+        )
+    token = environ.get("GITHUB_TOKEN", "").strip()
+    if not token:
+        raise InputError("GITHUB_TOKEN is not set (in a workflow: env: GITHUB_TOKEN: ${{ github.token }})")
+    client = GitHubClient(target.api_url, token, max_wait=max_wait(environ))
+    try:
+        outcome = client.upsert(target, body)
+    finally:
+        client.close()
+    where = outcome.html_url or f"#{outcome.comment_id}"
+    return f"symaudit: {outcome.action} comment {where} on {target.repo}#{target.pr}\n"

@@ -4,7 +4,7 @@ what the run's exit code is."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from symaudit.errors import InputError
@@ -94,3 +94,33 @@ def check_outputs_spare_inputs(outputs: Sequence[str], inputs: Sequence[str | No
                 same = os.path.realpath(output) == os.path.realpath(path)
             if same:
                 raise InputError(f"{output}: is an input of this run; writing a report there would overwrite it")
+
+
+def deliver(
+    whole: Report,
+    report: Report,
+    outputs: Sequence[tuple[str, str | None]],
+    write_baseline: str | None,
+    verbose: bool,
+    fail_on: str,
+    write: Callable[[str, str | None], None],
+    say: Callable[[str], None],
+) -> int:
+    """After an audit settled by :func:`symaudit.baseline.settle` (``whole`` with the configured
+    severities, ``report`` what is left after the baseline): the baseline file to write, every
+    requested format (``write(text, path)``; None is standard output), the step summary of a
+    ``github`` report, the verdict line (``say``) when something went to files; the exit code."""
+    from symaudit.report.formats import render
+    from symaudit.report.text import verdict
+
+    written = [output for _, output in outputs if output is not None]
+    if write_baseline:  # the whole current state: the next run's baseline
+        write(render("json", whole, False), write_baseline)
+        written.append(f"baseline: {write_baseline}")
+    for fmt, output in outputs:
+        write(render(fmt, report, verbose), output)
+        if fmt == "github":
+            append_step_summary(render("markdown", report, verbose), os.environ)
+    if written:
+        say(f"{verdict(report)} (report: {', '.join(written)})")
+    return exit_code(report, fail_on)

@@ -40,6 +40,7 @@ from symaudit.containers.folder import read_regular
 from symaudit.containers.prefab import prefab_index
 from symaudit.errors import InputError
 from symaudit.ignore import IgnorePattern, apply_ignores
+from symaudit.maven.coordinates import Coordinate
 from symaudit.ndk import find_ndk
 from symaudit.references.analysis import ReferenceAudit
 from symaudit.references.families import modules_for
@@ -48,6 +49,8 @@ from symaudit.rules.models import RULES as MODEL_RULES
 from symaudit.torchmodel.analysis import ModelAudit, ModelInput, audit_model
 
 if TYPE_CHECKING:  # the HTTP stack is imported only by a run that looks references up
+    from pathlib import Path
+
     from symaudit.maven.client import MavenClient
 
 
@@ -80,9 +83,14 @@ def app_suite(package: Package, ndk: SysrootSource, references: ReferenceAudit, 
     )
 
 
-def model_suite(models: ModelAudit) -> Suite:
-    """``model --runtime``: the runtime's operator registry, then the model checks."""
-    return Suite(analyses=(models.abi_analysis,), package_analyses=(models.package_analysis,))
+def model_suite(models: ModelAudit, references: ReferenceAudit) -> Suite:
+    """``model --runtime``: the runtime's operator registry and its identification (for the
+    release's version limits), then the model checks."""
+    return Suite(
+        analyses=(models.abi_analysis,),
+        annotators=(references.annotator,),
+        package_analyses=(models.package_analysis,),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,18 +132,21 @@ def audit_app(request: AppRequest, maven: MavenClients | None) -> Report:
     return _ignored(report, ignores)
 
 
-def audit_model_file(model_path: str, runtime_path: str | None, ignore: Sequence[str] = ()) -> Report:
-    """``symaudit model``: one model file, checked against the runtime in ``runtime_path`` (an
-    APK, AAR or ``.so``) when given. Only model findings are reported: the runtime package's own
-    load problems are ``symaudit apk``'s business."""
+def audit_model_file(
+    model_path: str,
+    runtime: str | None,
+    ignore: Sequence[str] = (),
+    maven: MavenClients | None = None,
+    identify: bool = True,
+) -> Report:
+    """``symaudit model``: one model file, checked against the runtime ``runtime`` names when
+    given: an APK, AAR or ``.so``, or a Maven coordinate (its AAR fetched like a reference). The
+    versions are judged when the runtime's release is known: the coordinate, or what the
+    reference lookups identify (``identify`` False or ``maven`` None turns them off). Only model findings are
+    reported: the runtime package's own load problems are ``symaudit apk``'s business."""
     ignores = _ignores(ignore)
-    if runtime_path is not None and runtime_path.count(":") >= 2 and not os.path.exists(runtime_path):
-        raise InputError(
-            f"{runtime_path}: a Maven coordinate as --runtime is not supported yet; "
-            "pass the AAR or its libpytorch_jni.so"
-        )
     model_input = ModelInput(model_path, read_regular(model_path, model_path))
-    if runtime_path is None:
+    if runtime is None:
         findings, entry = audit_model(model_input, [])
         report = Report(
             input=InputRecord(model_path, "model", str(entry["sha256"])),
@@ -144,12 +155,16 @@ def audit_model_file(model_path: str, runtime_path: str | None, ignore: Sequence
             extra=(("models", [entry]), ("scope", "models")),
         )
         return _ignored(report, ignores)
+    coordinate = _runtime_coordinate(runtime)
+    runtime_path = runtime if coordinate is None else str(_runtime_artifact(coordinate, maven))
+    release = None if coordinate is None else str(coordinate)
     with open_package([runtime_path]) as package:
-        models = ModelAudit(package, [model_input], discover=False)
-        report = audit_package(package, model_suite(models))
+        models = ModelAudit(package, [model_input], discover=False, release=release)
+        references = _references(package, maven if release is None and identify else None)
+        report = audit_package(package, model_suite(models, references))
     if not models.found_runtime:
         raise InputError(
-            f"{runtime_path}: no libtorch operator registry found (no library with operator schema strings)"
+            f"{runtime}: no libtorch operator registry found (no library with operator schema strings)"
         )
     model_ids = {rule.id for rule in MODEL_RULES}
     # "scope": the runtime's libraries were read to identify it, not audited: no verdict on them.
@@ -158,7 +173,34 @@ def audit_model_file(model_path: str, runtime_path: str | None, ignore: Sequence
         findings=tuple(f for f in report.findings if f.rule in model_ids),
         extra=(*report.extra, ("scope", "models")),
     )
+    if release is not None:  # the input is the release, not where the cache keeps its AAR
+        report = replace(report, input=replace(report.input, path=release))
     return _ignored(report, ignores)
+
+
+def _runtime_coordinate(text: str) -> Coordinate | None:
+    """The coordinate ``--runtime`` names, or None when it is a path (a file that exists, or text
+    that is not ``group:artifact:version``)."""
+    if os.path.exists(text) or not Coordinate.looks_like(text):
+        return None
+    coordinate = Coordinate.parse(text)
+    if coordinate.version is None:
+        raise InputError(f"{text}: --runtime needs a version (GROUP:ARTIFACT:VERSION)")
+    return coordinate
+
+
+def _runtime_artifact(coordinate: Coordinate, maven: MavenClients | None) -> Path:
+    """The runtime AAR of ``model --runtime GROUP:ARTIFACT:VERSION``, through the reference store."""
+    from symaudit.references.runtime import runtime_artifact
+    from symaudit.references.store import ReferenceStore
+
+    if maven is None:
+        raise InputError(f"{coordinate}: a Maven coordinate as --runtime needs the reference lookups")
+    client = maven()
+    try:
+        return runtime_artifact(ReferenceStore(client), coordinate)
+    finally:
+        client.close()
 
 
 def _ignores(texts: Sequence[str]) -> list[IgnorePattern]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
+from typing import Any
 
 from symaudit.containers import open_package
 from symaudit.containers.base import library_bytes
@@ -186,3 +188,20 @@ def diff_tables(old: Mapping[str, str | None], new: Mapping[str, str | None]) ->
 
 def diff(a: Side, b: Side) -> DiffResult:
     return DiffResult(a, b, diff_tables(a.exports, b.exports), diff_tables(a.imports, b.imports))
+
+
+def diff_sides(
+    a: str, b: str, abi: str | None, library: str | None, stores: Callable[[], AbstractContextManager[Any]]
+) -> DiffResult:
+    """``symaudit diff A B``: each side a file, a package or a coordinate; ``stores`` opens the
+    reference store, only when a side is a coordinate (and then once)."""
+    with ExitStack() as stack:
+        opened: list[Any] = []
+
+        def manifest_for(coordinate: Coordinate) -> ReferenceManifest:
+            if not opened:
+                opened.append(stack.enter_context(stores()))
+            manifest: ReferenceManifest = opened[0].manifest(coordinate)
+            return manifest
+
+        return diff(load_side(a, abi, library, manifest_for), load_side(b, abi, library, manifest_for))

@@ -12,9 +12,11 @@ from symaudit.references.manifest import to_json
 from symaudit.references.store import ReferenceStore
 
 
-def fetch(store: ReferenceStore, coordinates: Sequence[Coordinate]) -> Iterator[tuple[str, bool]]:
-    """(line, is an error) per version fetched. With one coordinate and one version a failure
-    raises; otherwise it is a line and the others are still fetched."""
+def fetch(store: ReferenceStore, texts: Sequence[str]) -> Iterator[tuple[str, bool]]:
+    """(line, is an error) per version fetched of the coordinates ``texts`` (all parsed first).
+    With one coordinate and one version a failure raises; otherwise it is a line and the others
+    are still fetched."""
+    coordinates = [Coordinate.parse(text) for text in texts]
     for coordinate in coordinates:
         versions = [coordinate.version] if coordinate.version else store.versions(coordinate)
         for version in versions:

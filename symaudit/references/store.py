@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from symaudit.errors import NetworkError, SymauditError
 from symaudit.http import NotFoundError
@@ -35,6 +36,12 @@ class ReferenceStore:
     def __init__(self, client: MavenClient) -> None:
         self.client = client
 
+    def __enter__(self) -> ReferenceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+
     def manifest(self, coordinate: Coordinate, abis: Sequence[str] | None = None) -> ReferenceManifest:
         """The reference's manifest. With ``abis`` (an audit's: the ABIs its package holds), a
         manifest of those ABIs' libraries is enough: when no local cache has the artifact, only
@@ -61,6 +68,13 @@ class ReferenceStore:
         manifest = build_manifest(coordinate, artifact.path, artifact.sha256)
         cache.store_manifest(artifact.sha256, to_json(manifest))
         return manifest
+
+    def artifact(self, coordinate: Coordinate) -> Path:
+        """The artifact file itself (local caches first, else downloaded into symaudit's cache),
+        for a caller that reads more than the manifest keeps (a runtime's operator registry)."""
+        artifact = self.client.resolve(coordinate)
+        assert artifact.path is not None
+        return artifact.path
 
     def _ranged(
         self, coordinate: Coordinate, abis: Sequence[str], previous: ReferenceManifest | None

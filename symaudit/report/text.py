@@ -152,7 +152,7 @@ def _model_lines(model: Mapping[str, Any], verbose: bool) -> list[str]:
             )
     else:
         lines.append(
-            "  checked against: no libtorch runtime (pass --runtime APK|AAR|SO); operators and versions not checked"
+            "  checked against: no libtorch runtime (pass --runtime APK|AAR|SO|GROUP:ARTIFACT:VERSION); operators and versions not checked"
         )
         if names:
             lines.extend(

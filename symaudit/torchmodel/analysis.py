@@ -92,8 +92,13 @@ class ModelAudit:
     """One audit's model check: pass :meth:`abi_analysis` and :meth:`package_analysis` to
     :func:`symaudit.audit.audit_package` for the same package (:mod:`symaudit.suites` does)."""
 
-    def __init__(self, package: Package, models: Sequence[ModelInput] = (), discover: bool = True) -> None:
+    def __init__(
+        self, package: Package, models: Sequence[ModelInput] = (), discover: bool = True, release: str | None = None
+    ) -> None:
+        """``release``: the Maven coordinate the package is known to be (``model --runtime
+        COORDINATE``); otherwise each ABI's runtime is whatever the reference lookups identify."""
         self._package = package
+        self._release = release
         self._explicit = list(models)
         self._discover = discover
         self._registries: dict[str, tuple[tuple[str, ...], RuntimeOperators]] = {}
@@ -136,7 +141,7 @@ class ModelAudit:
     def runtimes(self, report: Report) -> list[Runtime]:
         runtimes: list[Runtime] = []
         for abi, (names, operators) in sorted(self._registries.items()):
-            reference = None
+            reference = self._release
             for record in report.libraries:
                 if record.abi == abi and record.name in names and record.reference is not None:
                     reference = reference or record.reference.coordinate

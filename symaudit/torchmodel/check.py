@@ -69,7 +69,17 @@ def check_model(path: str, model: TorchModel, runtime: Runtime) -> list[Finding]
                 ("file_format_version", model.file_format_version),
                 ("max_file_format_version", limits.max_file_format_version),
             )
-    if limits is not None and limits.max_bytecode_version is not None and model.bytecode_version is not None:
+    if model.flatbuffer and runtime.operators.without_flatbuffer:
+        found(
+            MODEL_BYTECODE_TOO_NEW,
+            f"lite model {path} is a flatbuffer (bytecode version {model.bytecode_version}); "
+            f"{runtime.label} was built without flatbuffer support and refuses it",
+            "Save the model without _use_flatbuffer (pickled bytecode), or ship a runtime built "
+            "with flatbuffer support.",
+            ("bytecode_version", model.bytecode_version),
+            ("max_bytecode_version", None),
+        )
+    elif limits is not None and limits.max_bytecode_version is not None and model.bytecode_version is not None:
         if model.bytecode_version > limits.max_bytecode_version:
             found(
                 MODEL_BYTECODE_TOO_NEW,

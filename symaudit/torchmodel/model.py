@@ -48,3 +48,5 @@ class TorchModel:
     operator_source: OperatorSource
     extra_files: tuple[str, ...] = ()
     """Names under ``extra/`` (user metadata), relative to it."""
+    flatbuffer: bool = False
+    """Saved as a flatbuffer (``_use_flatbuffer=True``) rather than a zip of pickles."""

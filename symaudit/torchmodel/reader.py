@@ -19,6 +19,7 @@ from typing import IO
 
 from symaudit.containers.archive import NotAZip, ZipArchive
 from symaudit.errors import InputError
+from symaudit.torchmodel.flatbuffer import is_flatbuffer, read_flatbuffer
 from symaudit.torchmodel.model import ModelError, ModelKind, Operator, OperatorSource, TorchModel
 from symaudit.torchmodel.unpickle import load_restricted
 
@@ -33,8 +34,6 @@ module class, tens of KB each. Larger files are scanned with the call pattern in
 MAX_AST_TOTAL_BYTES = 4 << 20
 """Source bytes parsed with :func:`ast.parse` per model; the rest is scanned (linear, no tree)."""
 _MAX_VERSION_BYTES = 64
-_FLATBUFFER_ID = b"PTMF"
-"""File identifier of a flatbuffer lite model (bytecode 9), at offset 4."""
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -69,7 +68,7 @@ def is_model_bytes(data: bytes | IO[bytes]) -> bool:
     """A cheap test for package assets: a zip with the TorchScript layout, or a flatbuffer model.
     A file is left open, at offset 0."""
     fp, head, size = _as_file(data)
-    if head[4:8] == _FLATBUFFER_ID:
+    if is_flatbuffer(head):
         return True
     if not head.startswith(_ZIP_MAGIC):
         return False
@@ -87,8 +86,8 @@ def read_model(data: bytes | IO[bytes]) -> TorchModel:
     """The model's versions and operators; raises :class:`ModelError` with the reason. A file
     is read in place (a large model spilled to disk is never loaded whole)."""
     fp, head, size = _as_file(data)
-    if head[4:8] == _FLATBUFFER_ID:
-        raise ModelError("a flatbuffer lite model (bytecode version 9), which symaudit cannot read yet")
+    if is_flatbuffer(head):
+        return read_flatbuffer(fp, size)
     try:
         archive = ZipArchive("model", fp, size)
     except NotAZip as exc:

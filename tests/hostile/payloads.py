@@ -161,3 +161,55 @@ def write(path: Path, data: bytes) -> Path:
 
 
 __all__ = ["DEFLATED", "STORED", "write"]
+
+
+def flatbuffer_model(ivalues: int = 1, operators: int = 1, count: int | None = None) -> bytes:
+    """A flatbuffer lite model written by hand after mobile_bytecode.fbs: ``ivalues`` entries that
+    all point to one Function, whose ``operators`` entries all point to one Operator
+    (``aten::add``). Small file, ``ivalues * operators`` operator reads. ``count`` overrides the
+    length written for the ivalues vector (a count past the end of the file)."""
+
+    def vtable(*fields: int) -> bytes:
+        return struct.pack(f"<HH{len(fields)}H", 4 + 2 * len(fields), 4 + 4 * len(fields), *fields)
+
+    def pad(data: bytearray) -> None:
+        data.extend(b"\0" * (-len(data) % 4))
+
+    out = bytearray(struct.pack("<I", 0) + b"PTMF")
+    module_vtable = len(out)
+    out += vtable(4, 0, 0, 0, 8)  # bytecode_version, extra_files, methods, state_obj, ivalues
+    pad(out)
+    module = len(out)
+    struct.pack_into("<I", out, 0, module)
+    out += struct.pack("<iII", module - module_vtable, 9, 0)  # ivalues offset patched below
+    vector = len(out)
+    struct.pack_into("<I", out, module + 8, vector - (module + 8))
+    out += struct.pack("<I", ivalues if count is None else count) + b"\0" * 4 * ivalues
+    ivalue_vtable = len(out)
+    out += vtable(4, 8)
+    pad(out)
+    ivalue = len(out)
+    for index in range(ivalues):
+        at = vector + 4 + 4 * index
+        struct.pack_into("<I", out, at, ivalue - at)
+    out += struct.pack("<iBxxxI", ivalue - ivalue_vtable, 16, 0)
+    function_vtable = len(out)
+    out += vtable(0, 0, 4)  # qn, instructions, operators
+    pad(out)
+    function = len(out)
+    struct.pack_into("<I", out, ivalue + 8, function - (ivalue + 8))
+    out += struct.pack("<iI", function - function_vtable, 0)
+    operator_vector = len(out)
+    struct.pack_into("<I", out, function + 4, operator_vector - (function + 4))
+    out += struct.pack("<I", operators) + b"\0" * 4 * operators
+    operator_vtable = len(out)
+    out += vtable(4)
+    pad(out)
+    operator = len(out)
+    for index in range(operators):
+        at = operator_vector + 4 + 4 * index
+        struct.pack_into("<I", out, at, operator - at)
+    out += struct.pack("<iI", operator - operator_vtable, 4)  # the name right after the table
+    out += struct.pack("<I", 9) + b"aten::add\0"
+    pad(out)
+    return bytes(out)

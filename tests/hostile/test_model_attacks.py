@@ -94,3 +94,26 @@ def test_64_mb_of_model_sources_is_scanned_within_bounds(tmp_path: Path) -> None
     (entry,) = json.loads(outcome.stdout)["models"]
     assert {"aten::add", "aten::mul"} <= set(entry["operator_names"])
     assert outcome.seconds < 30, outcome.describe()
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (payloads.flatbuffer_model(3000, 3000), "fields to read"),
+        (payloads.flatbuffer_model(1, 1, count=1 << 30), "past the end"),
+        (payloads.flatbuffer_model(1, 1)[:60], "past the end"),
+    ],
+    ids=["shared-children-9e6-operators", "vector-count-2^30", "truncated"],
+)
+def test_hostile_flatbuffer_models_are_unreadable_within_bounds(tmp_path: Path, payload: bytes, reason: str) -> None:
+    assert len(payload) < 64 << 10
+    model = payloads.write(tmp_path / "evil.ptl", payload)
+    outcome = assert_held(run_bounded("model", str(model), "--format", "json"), exits=(1,))
+    assert reason in _unreadable_reason(outcome.stdout, str(model))
+
+
+def test_a_hand_written_flatbuffer_model_is_read() -> None:
+    from symaudit.torchmodel.reader import read_model
+
+    model = read_model(payloads.flatbuffer_model(3, 2))
+    assert model.bytecode_version == 9 and [op.qualified for op in model.operators] == ["aten::add"]

@@ -72,9 +72,23 @@ def test_missing_model_file_and_runtime_without_registry_are_usage_errors(tmp_pa
     assert result.returncode == 2 and "no libtorch operator registry" in result.stderr
 
 
-def test_maven_coordinate_runtime_is_not_supported_yet() -> None:
-    result = run("model", str(MODELS / "plain.ptl"), "--runtime", "org.pytorch:pytorch_android_lite:1.10.0")
-    assert result.returncode == 2 and "not supported yet" in result.stderr
+def test_maven_coordinate_runtime_offline_without_a_cached_copy_is_one_line() -> None:
+    """The real-AAR cases are in tests/corpus/test_model_runtime_maven.py; here: nothing cached."""
+    result = run(
+        "model",
+        str(MODELS / "plain.ptl"),
+        "--runtime",
+        "org.pytorch:pytorch_android_lite:1.10.0",
+        "--offline",
+    )
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(
+        "symaudit: error: org.pytorch:pytorch_android_lite:1.10.0: not in the Gradle"
+    )
+    result = run(
+        "model", str(MODELS / "plain.ptl"), "--runtime", "org.pytorch:pytorch_android_lite", "--offline"
+    )
+    assert result.returncode == 2 and "needs a version (GROUP:ARTIFACT:VERSION)" in result.stderr
 
 
 def test_bytecode_newer_than_the_identified_runtime_release() -> None:
