@@ -13,18 +13,8 @@ there) and other text through :func:`~symaudit.report.escape.md_text`.
 from __future__ import annotations
 
 from symaudit.findings import Severity
+from symaudit.report import grouping
 from symaudit.report.escape import md_code, md_text
-from symaudit.report.grouping import (
-    Group,
-    device_line,
-    explanation,
-    groups,
-    identity_rows,
-    libraries_by_abis,
-    not_checked,
-    suggestion_change,
-    verdict,
-)
 from symaudit.results import Report
 
 _ICONS = {Severity.ERROR: ":x:", Severity.WARNING: ":warning:", Severity.INFO: ":information_source:"}
@@ -40,16 +30,16 @@ def _names(names: list[str], verbose: bool, *, table: bool = False) -> str:
     return text + (f" and {len(names) - len(shown)} more" if len(shown) < len(names) else "")
 
 
-def _where(group: Group, verbose: bool, *, table: bool = False) -> str:
+def _where(group: grouping.Group, verbose: bool, *, table: bool = False) -> str:
     parts = []
-    for libraries, abis in libraries_by_abis(group):
+    for libraries, abis in grouping.libraries_by_abis(group):
         text = _names(libraries, verbose, table=table)
         parts.append(f"{text} ({', '.join(abis)})" if abis else text)
     return "; ".join(parts)
 
 
 def _headline(report: Report) -> str:
-    line = verdict(report, md_code)
+    line = grouping.verdict(report, md_code)
     if report.count("error"):
         icon = ":x:"
     elif report.count("warning"):
@@ -82,12 +72,12 @@ def _baseline_note(report: Report) -> str | None:
     return f"{known} finding(s) already recorded in the baseline {md_code(str(baseline.get('path')))} are not shown."
 
 
-def _title(group: Group, *, table: bool) -> str:
+def _title(group: grouping.Group, *, table: bool) -> str:
     title = md_code(group.rule, table=table)
     return f"{title} {md_code(group.subject, table=table)}" if group.subject else title
 
 
-def _table(found: list[Group], verbose: bool) -> list[str]:
+def _table(found: list[grouping.Group], verbose: bool) -> list[str]:
     lines = ["", "| | finding | fails | libraries (ABIs) |", "|---|---|---|---|"]
     for group in found[:MAX_ROWS]:
         lines.append(
@@ -99,21 +89,21 @@ def _table(found: list[Group], verbose: bool) -> list[str]:
     return lines
 
 
-def _details(found: list[Group], verbose: bool) -> list[str]:
+def _details(found: list[grouping.Group], verbose: bool) -> list[str]:
     lines = ["", "<details><summary>What fails on the device, and how to fix it</summary>", ""]
     for group in found[:MAX_ROWS]:
         first = group.first
         lines.append(f"**{_title(group, table=False)}** ({group.where})")
         lines.append(f"- in: {_where(group, verbose)}")
-        device = device_line(first)
+        device = grouping.device_line(first)
         if device is not None:
             lines.append(f"- on device: {md_code(device)}")
-        why = explanation(first)
+        why = grouping.explanation(first)
         if why is not None:
             lines.append(f"- why: {md_text(why)}")
         if first.searched:
             lines.append(f"- searched: {' → '.join(md_code(name) for name in first.searched)}")
-        for change in dict.fromkeys(suggestion_change(f, md_code) for f in group.findings):
+        for change in dict.fromkeys(grouping.suggestion_change(f, md_code) for f in group.findings):
             if change:
                 lines.append(f"- changed: {change}")
         affected = sorted({name for f in group.findings for name in f.affected})
@@ -130,7 +120,7 @@ def _details(found: list[Group], verbose: bool) -> list[str]:
 
 
 def _identification(report: Report, verbose: bool) -> list[str]:
-    rows = identity_rows(report)
+    rows = grouping.identity_rows(report)
     if not rows:
         return []
     lines = [
@@ -152,7 +142,7 @@ def _identification(report: Report, verbose: bool) -> list[str]:
 
 
 def _not_checked(report: Report) -> list[str]:
-    skipped = not_checked(report)
+    skipped = grouping.not_checked(report)
     if not skipped:
         return []
     return ["", "**Not checked:** " + "; ".join(md_text(item) for item in skipped)]
@@ -161,7 +151,7 @@ def _not_checked(report: Report) -> list[str]:
 def render(report: Report, *, verbose: bool = False) -> str:
     lines = [_headline(report), "", _context(report)]
     note = _baseline_note(report)
-    found = groups(report.findings)
+    found = grouping.groups(report.findings)
     if not found:
         text = "No findings: every native library will load." if report.libraries else "No findings."
         lines += ["", text + (f" {note}" if note else "")]
