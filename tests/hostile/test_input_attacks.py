@@ -76,6 +76,7 @@ def test_deep_or_huge_config_values_are_one_line_input_errors(
     _one_line_input_error(outcome.stderr, str(config), *words)
 
 
+@pytest.mark.parametrize("reader", ["baseline", "comment"])
 @pytest.mark.parametrize(
     ("text", "words"),
     [
@@ -84,31 +85,17 @@ def test_deep_or_huge_config_values_are_one_line_input_errors(
     ],
     ids=["nested-100000", "int-5000-digits"],
 )
-def test_deep_or_huge_baseline_values_are_one_line_input_errors(
-    tmp_path: Path, package: Path, text: str, words: tuple[str, ...]
+def test_deep_or_huge_report_values_are_one_line_input_errors(
+    tmp_path: Path, package: Path, text: str, words: tuple[str, ...], reader: str
 ) -> None:
-    baseline = tmp_path / "baseline.json"
-    baseline.write_text(text)
-    outcome = assert_held(run_bounded("apk", str(package), "--baseline", str(baseline)), exits=(2,))
-    _one_line_input_error(outcome.stderr, str(baseline), *words)
-
-
-@pytest.mark.parametrize(
-    ("text", "words"),
-    [
-        ("[" * 100_000 + "]" * 100_000, ("nested too deeply",)),
-        ('{"schema": ' + "9" * 5000 + "}", ("4300",)),
-    ],
-    ids=["nested-100000", "int-5000-digits"],
-)
-def test_deep_or_huge_report_values_for_the_comment_are_one_line_input_errors(
-    tmp_path: Path, text: str, words: tuple[str, ...]
-) -> None:
+    """A JSON report read back, as ``--baseline`` or by ``symaudit comment``."""
     report = tmp_path / "report.json"
     report.write_text(text)
-    outcome = assert_held(
-        run_bounded("comment", str(report), "--dry-run", "--repo", "o/r", "--pr", "1"), exits=(2,)
-    )
+    args = {
+        "baseline": ("apk", str(package), "--baseline", str(report)),
+        "comment": ("comment", str(report), "--dry-run", "--repo", "o/r", "--pr", "1"),
+    }[reader]
+    outcome = assert_held(run_bounded(*args), exits=(2,))
     _one_line_input_error(outcome.stderr, str(report), *words)
 
 
