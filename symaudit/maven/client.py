@@ -300,6 +300,8 @@ class MavenClient:
         return None
 
     def _published(self, url: str) -> tuple[str, str] | None:
+        """(algorithm, hex digest) the repository publishes for ``url``: its ``.sha256``, else
+        its ``.sha1``; None when it publishes neither."""
         for algorithm, length in (("sha256", 64), ("sha1", 40)):
             try:
                 text = self.http.get_bytes(f"{url}.{algorithm}", limit=4096)
@@ -334,12 +336,9 @@ class MavenClient:
 
     def _expected(self, url: str) -> tuple[str, str]:
         """(algorithm, hex digest) the repository publishes for ``url``."""
-        for algorithm, length in (("sha256", 64), ("sha1", 40)):
-            try:
-                text = self.http.get_bytes(f"{url}.{algorithm}", limit=4096)
-            except NotFoundError:
-                continue
-            return algorithm, parse_checksum(text, length, f"{url}.{algorithm}")
+        published = self._published(url)
+        if published is not None:
+            return published
 
         def refuse(size: int | None, chunks: Iterator[bytes]) -> tuple[str, str]:
             raise RepositoryDataError(
