@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from symaudit.analysis.context import AbiContext, PackageResult
-from symaudit.containers.base import LibraryEntry, Package, member_reason
+from symaudit.containers.base import LibraryEntry, Package, library_bytes, member_reason
 from symaudit.containers.model_assets import model_candidates
 from symaudit.elf.model import ElfLibrary
 from symaudit.errors import InputError
@@ -76,16 +76,10 @@ def discover_models(package: Package) -> list[ModelInput]:
 
 
 def _scan_runtime(package: Package, entry: LibraryEntry, library: ElfLibrary) -> RuntimeOperators:
-    """The library's operator registry, scanned where it lies: mapped from the package (or from
-    the unnamed file a large inflated member was spilled to) when the package allows it."""
-    read_mapped = getattr(package, "read_mapped", None)
-    mapped = read_mapped(entry) if read_mapped is not None else None
-    if mapped is None:
-        return registered_operators(package.read(entry), library)
-    try:
-        return registered_operators(mapped.view, library)
-    finally:
-        mapped.release()
+    """The library's operator registry, scanned where it lies (:func:`library_bytes`: mapped
+    from the package, or from the unnamed file a large inflated member was spilled to)."""
+    with library_bytes(package, entry) as (data, _):
+        return registered_operators(data, library)
 
 
 class ModelAudit:
