@@ -247,6 +247,10 @@ def audit_package(
     listed = package.libraries()
     entries = [e for e in listed if not abis or e.abi is None or e.abi in abis]
     present = {e.abi for e in listed if e.abi is not None}
+    hash_ahead = getattr(package, "hash_ahead", None)
+    if hash_ahead is not None:
+        # Entries are in parse order (ABI by ABI): the hash worker keeps ahead of the parser.
+        hash_ahead(entries)
     records: list[LibraryRecord] = []
     findings: list[Finding] = []
     for batch in _abi_batches(package, entries):

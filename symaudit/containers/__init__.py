@@ -14,17 +14,9 @@ from typing import BinaryIO
 
 from symaudit.containers import layout
 from symaudit.containers.apks import ApksPackage
-from symaudit.containers.archive import (
-    HAS_PREAD,
-    DuplicateEntry,
-    NotAZip,
-    PendingDigest,
-    ZipArchive,
-    ZipPackage,
-    open_zip_file,
-    sha256_of,
-)
+from symaudit.containers.archive import DuplicateEntry, NotAZip, ZipArchive, ZipPackage, open_zip_file
 from symaudit.containers.base import LibraryEntry, Package, PackageKind
+from symaudit.containers.digests import HAS_PREAD, PendingDigest, sha256_of
 from symaudit.containers.folder import FilesPackage, FolderPackage, describe_os_error, open_regular
 from symaudit.errors import InputError
 

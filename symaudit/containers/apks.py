@@ -11,8 +11,9 @@ from collections import OrderedDict
 from typing import IO
 
 from symaudit.containers import layout
-from symaudit.containers.archive import Mapped, NotAZip, PendingDigest, ZipArchive
+from symaudit.containers.archive import Mapped, NotAZip, ZipArchive
 from symaudit.containers.base import ClosingPackage, LibraryEntry, PackageKind, library_order, shown
+from symaudit.containers.digests import PendingDigest
 from symaudit.errors import InputError, MemberError
 
 NESTED_CACHE_BYTES = 256 << 20

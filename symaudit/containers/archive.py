@@ -16,13 +16,13 @@ import mmap
 import os
 import struct
 import tempfile
-import threading
 import zipfile
 import zlib
 from typing import IO, Any
 
 from symaudit.containers import layout, limits
 from symaudit.containers.base import ClosingPackage, LibraryEntry, PackageKind, library_order, shown
+from symaudit.containers.digests import HAS_PREAD, PendingDigest, SharedFd
 from symaudit.errors import InputError, MemberError
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
@@ -56,7 +56,6 @@ _MEMBER_ERRORS = (
     OverflowError,
 )
 _METHOD_NAMES = {9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstandard", 95: "xz"}
-_HASH_CHUNK = 1 << 20
 
 
 class NotAZip(Exception):
@@ -76,92 +75,6 @@ def _duplicate_name(infos: list[zipfile.ZipInfo]) -> str | None:
             return info.filename
         seen.add(info.filename)
     return None
-
-
-def sha256_of(fp: IO[bytes], path: str) -> str:
-    digest = hashlib.sha256()
-    try:
-        fp.seek(0)
-        while chunk := fp.read(_HASH_CHUNK):
-            digest.update(chunk)
-    except OSError as exc:
-        raise InputError(f"{path}: read error ({exc.strerror or exc})") from None
-    return digest.hexdigest()
-
-
-HAS_PREAD = hasattr(os, "pread")
-"""Positional reads (POSIX); without them digests are computed in the caller's thread."""
-
-
-def hash_range(fd: int, start: int, end: int | None) -> tuple[str, int, int]:
-    """(sha256, CRC-32, bytes read) of ``fd`` from ``start`` to ``end`` (None: end of file),
-    read with ``pread``: the file offset does not move, and nothing stays resident."""
-    digest = hashlib.sha256()
-    crc = 0
-    position = start
-    while end is None or position < end:
-        want = _HASH_CHUNK if end is None else min(_HASH_CHUNK, end - position)
-        chunk = os.pread(fd, want, position)
-        if not chunk:
-            break
-        digest.update(chunk)
-        if end is not None:
-            crc = zlib.crc32(chunk, crc)
-        position += len(chunk)
-    return digest.hexdigest(), crc, position - start
-
-
-class PendingDigest:
-    """The sha256 of a file, or of a stored member's span of it, computed on a thread while the
-    libraries are parsed.
-
-    hashlib and zlib release the GIL on large buffers, so on a multi-core machine hashing a 50 MB
-    APK costs no wall time. The thread reads a duplicate of the caller's descriptor with
-    ``pread``: it never moves the caller's file offset, and closing the package does not close it.
-    For a member, ``span`` is its data and ``crc`` the CRC-32 its zip header declares: a short
-    read or another CRC makes :meth:`value` raise ``error``.
-    """
-
-    def __init__(
-        self,
-        fd: int,
-        where: str,
-        span: tuple[int, int] | None = None,
-        crc: int | None = None,
-        error: type[InputError] = InputError,
-    ) -> None:
-        self._fd = os.dup(fd)
-        self._where = where
-        self._span = span
-        self._crc = crc
-        self._error_type = error
-        self._result: str | None = None
-        self._error: InputError | None = None
-        self._thread = threading.Thread(target=self._run, name="symaudit-sha256", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        start, end = self._span or (0, None)
-        try:
-            digest, crc, read = hash_range(self._fd, start, end)
-            if end is not None and read < end - start:
-                self._error = self._error_type(f"{self._where}: truncated")
-            elif self._crc is not None and crc != self._crc:
-                self._error = self._error_type(f"{self._where}: bad CRC-32 (corrupt data)")
-            else:
-                self._result = digest
-        except OSError as exc:
-            self._error = self._error_type(f"{self._where}: read error ({exc.strerror or exc})")
-        finally:
-            os.close(self._fd)
-
-    def value(self) -> str:
-        """The sha256; raises the error given at construction when the data is not as declared."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
 
 
 def _member_problem(exc: Exception) -> str:
@@ -200,6 +113,8 @@ class ZipArchive:
         self.size = size
         self._fp = fp
         self._infos = self._zip.infolist()
+        self._digests: dict[str, PendingDigest] = {}
+        self._hash_fd: SharedFd | None = None
         duplicate = _duplicate_name(self._infos)
         if duplicate is not None:
             self._zip.close()
@@ -325,13 +240,51 @@ class ZipArchive:
         out.seek(0)
         return out
 
+    def _stored_span(self, info: zipfile.ZipInfo) -> tuple[int, int] | None:
+        """Where a plain stored member's bytes are in the file, when they can be read in place."""
+        if info.flag_bits & _ENCRYPTED or info.compress_type != zipfile.ZIP_STORED or info.file_size == 0:
+            return None
+        start = self.data_offset(info)
+        if start is None or start + info.file_size > self.size:
+            return None
+        return start, start + info.file_size
+
+    def _fileno(self) -> int | None:
+        try:
+            return self._fp.fileno()
+        except (OSError, ValueError):  # io.UnsupportedOperation: a nested APK held in memory
+            return None
+
+    def hash_ahead(self, infos: list[zipfile.ZipInfo]) -> None:
+        """Queue the digests of these stored members, in this order, before they are read: the
+        hash worker then runs ahead of the parser instead of behind it."""
+        if not HAS_PREAD:
+            return
+        for info in infos:
+            self._digest(info)
+
+    def _digest(self, info: zipfile.ZipInfo) -> PendingDigest | None:
+        """The (queued) sha256 and CRC check of a stored member, None when it has no plain span."""
+        digest = self._digests.get(info.filename)
+        if digest is not None:
+            return digest
+        span = self._stored_span(info)
+        fd = self._fileno()
+        if span is None or fd is None:
+            return None
+        if self._hash_fd is None:
+            self._hash_fd = SharedFd(fd)
+        where = f"{self.label}: {shown(info.filename)}"
+        digest = self._digests[info.filename] = PendingDigest(self._hash_fd, where, span, info.CRC, MemberError)
+        return digest
+
     def read_mapped(self, info: zipfile.ZipInfo) -> Mapped | None:
         """A stored member's bytes mapped from the file, with their sha256; ``None`` when the
         member is not a plain stored one (the caller then uses :meth:`read`).
 
-        The CRC-32 and sha256 are computed from ``pread`` chunks on a thread, so hashing neither
-        waits for nor makes the whole library resident; the parser touches only the pages of the
-        tables it reads. A 100 MB libtorch costs a few MB of memory instead of 100.
+        The CRC-32 and sha256 are computed from ``pread`` chunks by the hash worker, so hashing
+        neither waits for nor makes the whole library resident; the parser touches only the pages
+        of the tables it reads. A 100 MB libtorch costs a few MB of memory instead of 100.
         """
         if not HAS_PREAD:
             return None  # Windows: no os.pread; the buffered read is correct, only slower
@@ -341,27 +294,19 @@ class ZipArchive:
             and not info.flag_bits & _ENCRYPTED
         ):
             return self._inflate_mapped(info)
-        if info.flag_bits & _ENCRYPTED or info.compress_type != zipfile.ZIP_STORED or info.file_size == 0:
+        span = self._stored_span(info)
+        fd = self._fileno()
+        if span is None or fd is None:
             return None
-        start = self.data_offset(info)
-        if start is None or start + info.file_size > self.size:
-            return None
-        end = start + info.file_size
-        try:
-            fd = self._fp.fileno()
-        except (OSError, ValueError):  # io.UnsupportedOperation: a nested APK held in memory
-            return None
+        start, end = span
         try:
             base = start - start % mmap.ALLOCATIONGRANULARITY
             mapping = mmap.mmap(fd, end - base, offset=base, access=mmap.ACCESS_READ)
         except (OSError, ValueError, OverflowError):
             return None  # the buffered read reports whatever is wrong
-        where = f"{self.label}: {shown(info.filename)}"
-        return Mapped(
-            memoryview(mapping)[start - base :],
-            mapping,
-            PendingDigest(fd, where, (start, end), info.CRC, MemberError),
-        )
+        digest = self._digest(info)
+        assert digest is not None
+        return Mapped(memoryview(mapping)[start - base :], mapping, digest)
 
     def _inflate_mapped(self, info: zipfile.ZipInfo) -> Mapped | None:
         """A large deflated member inflated to an unnamed temporary file and mapped from it."""
@@ -378,6 +323,11 @@ class ZipArchive:
         return Mapped(memoryview(mapping), mapping, _Known(digest.hexdigest()))
 
     def close(self) -> None:
+        for digest in self._digests.values():
+            digest.cancel()
+        if self._hash_fd is not None:
+            self._hash_fd.let_go()
+            self._hash_fd = None
         self._zip.close()
         self._fp.close()
 
@@ -446,6 +396,10 @@ class ZipPackage(ClosingPackage):
     def read_mapped(self, entry: LibraryEntry) -> Mapped | None:
         info = self._infos.get(entry) or self._archive.info(entry.path)
         return self._archive.read_mapped(info)
+
+    def hash_ahead(self, entries: list[LibraryEntry]) -> None:
+        """Start hashing these libraries, in the order they will be read."""
+        self._archive.hash_ahead([self._infos[e] for e in entries if e in self._infos])
 
     def members(self) -> list[str]:
         return [info.filename for info in self._archive.infos()]

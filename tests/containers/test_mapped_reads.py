@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import symaudit.containers as containers
-from symaudit.containers import archive, open_package
+from symaudit.containers import archive, digests, open_package
 
 APK = Path(__file__).resolve().parents[2] / "fixtures" / "packages" / "clean.apk"
 
@@ -39,6 +39,7 @@ def test_mapped_view_and_digest_match_the_member() -> None:
 
 def test_without_pread_the_buffered_path_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(archive, "HAS_PREAD", False)
+    monkeypatch.setattr(digests, "HAS_PREAD", False)
     monkeypatch.setattr(containers, "HAS_PREAD", False)
     with open_package([str(APK)]) as package:
         assert package.sha256 == hashlib.sha256(APK.read_bytes()).hexdigest()
