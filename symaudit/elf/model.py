@@ -7,8 +7,10 @@ thousands of names; :class:`Symbol` objects are made only when somebody asks for
 
 from __future__ import annotations
 
+import bisect
 import enum
 import functools
+import itertools
 import operator
 import re
 from collections.abc import Iterator, Sequence
@@ -154,28 +156,37 @@ class HashedNames:
     100,000-symbol libtorch cheaper than decoding its names. Decodes everything only when
     someone iterates the names.
 
-    ``offsets`` holds each export's ``st_name``; ``rows`` maps a ``.dynsym`` index to its export
-    row (-1 for symbols that are not exports); ``buckets``/``chains`` and ``symoffset`` are the
-    ``DT_GNU_HASH`` table.
+    ``offsets`` holds each export's ``st_name``; ``runs`` are the ``.dynsym`` index ranges
+    ``[start, end)`` of the exports, in order (export rows are numbered through them; a linker
+    writes one or a few); ``buckets``/``chains`` and ``symoffset`` are the ``DT_GNU_HASH`` table.
     """
 
-    __slots__ = ("text", "offsets", "rows", "buckets", "chains", "symoffset")
+    __slots__ = ("text", "offsets", "runs", "buckets", "chains", "symoffset", "_starts", "_firsts")
 
     def __init__(
         self,
         text: str,
         offsets: Sequence[int],
-        rows: Sequence[int],
+        runs: Sequence[tuple[int, int]],
         buckets: Sequence[int],
         chains: Sequence[int],
         symoffset: int,
     ) -> None:
         self.text = text
         self.offsets = offsets
-        self.rows = rows
+        self.runs = tuple(runs)
         self.buckets = buckets
         self.chains = chains
         self.symoffset = symoffset
+        self._starts = [start for start, _ in self.runs]
+        self._firsts = list(itertools.accumulate((end - start for start, end in self.runs), initial=0))
+
+    def row_of(self, index: int) -> int:
+        """The export row of ``.dynsym`` entry ``index``; -1 when that entry is no export."""
+        at = bisect.bisect_right(self._starts, index) - 1
+        if at < 0 or index >= self.runs[at][1]:
+            return -1
+        return self._firsts[at] + index - self._starts[at]
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -200,12 +211,12 @@ class HashedNames:
         if index < self.symoffset:
             return []
         found: list[int] = []
-        text, chains, rows, offsets = self.text, self.chains, self.rows, self.offsets
+        text, chains, offsets = self.text, self.chains, self.offsets
         size = len(name)
         while 0 <= index - self.symoffset < len(chains):
             word = chains[index - self.symoffset]
-            if (word | 1) == (digest | 1) and index < len(rows):
-                row = rows[index]
+            if (word | 1) == (digest | 1):
+                row = self.row_of(index)
                 if row >= 0:
                     at = offsets[row]
                     if text.startswith(name, at) and text[at + size : at + size + 1] == "\0":

@@ -397,7 +397,10 @@ class _Reader:
         size = _first(tags, DT_STRSZ)
         if size == 0:
             raise CorruptElfError("DT_STRSZ is missing or zero")
-        return _StrTab(self._bytes(offset, size, ".dynstr (DT_STRTAB/DT_STRSZ)"))
+        view = self._bytes(offset, size, ".dynstr (DT_STRTAB/DT_STRSZ)")
+        # The same bytes one earlier: before[i] is the byte preceding offset i (see starts_strings).
+        before = memoryview(self.data)[offset - 1 : offset - 1 + size] if offset > 0 else None
+        return _StrTab(view, before)
 
     def _dynamic_name(self, strtab: _StrTab, offset: int, tag: int) -> str:
         name = self._string(strtab, offset, f"DT tag {tag:#x}")
@@ -729,7 +732,7 @@ class _Reader:
         offsets = array("I", b"".join(name_column[start:end].tobytes() for start, end in export_runs))
         if offsets and max(offsets) >= len(text):
             return None  # the eager path reports the bad offset
-        if not names_start_strings(text, offsets):
+        if not strtab.starts_strings(offsets):
             ends = name_ends(strtab.find_nul, offsets, len(text))
             if ends is None:
                 return None
@@ -743,12 +746,7 @@ class _Reader:
         chains = array(
             "I", self._bytes(buckets_at + nbuckets * 4, hashed * 4, "DT_GNU_HASH chains").tobytes()
         )
-        rows = array("i", [-1]) * count
-        row = 0
-        for start, end in export_runs:
-            rows[start:end] = array("i", range(row, row + end - start))
-            row += end - start
-        return HashedNames(text, offsets, rows, buckets, chains, symoffset)
+        return HashedNames(text, offsets, export_runs, buckets, chains, symoffset)
 
     # -- versions ---------------------------------------------------------------------------
 
@@ -873,8 +871,9 @@ class _StrTab:
     straight from the file's bytes: no second copy of a table that is megabytes in a libtorch.
     Answers the few ``bytes`` operations the reader needs (``len``, ``find``, slices)."""
 
-    def __init__(self, view: memoryview) -> None:
+    def __init__(self, view: memoryview, before: memoryview | None = None) -> None:
         self.size = len(view)
+        self._before = before
         try:
             self.text: str | None = str(view, "ascii")
             self.raw: bytes | None = None
@@ -884,6 +883,18 @@ class _StrTab:
 
     def __len__(self) -> int:
         return self.size
+
+    def starts_strings(self, offsets: Sequence[int]) -> bool:
+        """Whether every offset is the start of a string of the table (0, or just after a NUL):
+        then distinct offsets name disjoint strings, which together are no longer than the table.
+        One C-level gather of the byte before each offset, read from the file's own bytes one
+        position earlier (no copy of the table); False may also mean "not proven" (offset 0,
+        preceded by a byte of whatever comes before the table): the caller then measures."""
+        if self._before is None:
+            return self.text is not None and names_start_strings(self.text, offsets)
+        if len(offsets) < 2:
+            return not offsets or self._before[offsets[0]] == 0
+        return not any(operator.itemgetter(*offsets)(self._before))
 
     def find_nul(self, start: int, stop: int) -> int:
         if self.text is not None:
@@ -928,7 +939,7 @@ class _Names:
             raise CorruptElfError(f".dynsym: name offset {bad} is past the end of .dynstr ({limit} bytes)")
         text = self.text
         names: dict[int, str]
-        if text is not None and text.endswith("\0") and names_start_strings(text, offsets):
+        if text is not None and text.endswith("\0") and strtab.starts_strings(offsets):
             # The usual table: names are disjoint and NUL-terminated before the end, so the
             # distinct ones are no longer than the table together.
             find = text.find

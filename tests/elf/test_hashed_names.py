@@ -65,7 +65,7 @@ def test_a_broken_hash_chain_finds_nothing_rather_than_crashing(monkeypatch: pyt
     broken = HashedNames(
         hashed.text,
         hashed.offsets,
-        hashed.rows,
+        hashed.runs,
         [10**6] * len(hashed.buckets),
         hashed.chains,
         hashed.symoffset,
