@@ -20,7 +20,7 @@ library's later additions: it is recorded as not checked, never called a crash.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from symaudit.analysis.platform_libs import PlatformLibs, abi_specs, platform_libs
@@ -179,6 +179,18 @@ def defines(provider: ElfLibrary, name: str, version: str | None) -> bool:
     return False
 
 
+def defines_each(provider: ElfLibrary, names: Sequence[str], versions: Sequence[str | None]) -> list[bool]:
+    """:func:`defines` for many references at once: one pass over the provider's hash table,
+    the version rules only for names it has."""
+    present = provider.exports.contains_each(names)
+    if provider.exports.versions is None or not provider.has_versym:
+        return present
+    return [
+        found and defines(provider, name, version)
+        for found, name, version in zip(present, names, versions, strict=True)
+    ]
+
+
 def unmet_imports(
     importer: str, libraries: Mapping[str, ElfLibrary], group: LoadGroup
 ) -> Iterator[tuple[str, str | None, str | None]]:
@@ -186,15 +198,18 @@ def unmet_imports(
     library of its load group defines: what the platform must provide, or the load fails."""
     imports = libraries[importer].imports
     weak = imports.weak_mask
-    versions, files = imports.versions, imports.version_files
-    providers = [libraries[name] for name in group.packaged if name != importer]
-    for position, name in enumerate(imports.names):
-        if weak[position]:
-            continue
+    names, versions, files = imports.names, imports.versions, imports.version_files
+    pending = [position for position in range(len(names)) if not weak[position]]
+    for provider in (libraries[name] for name in group.packaged if name != importer):
+        if not pending:
+            break
+        wanted = [names[position] for position in pending]
+        asked = [versions[position] for position in pending] if versions is not None else [None] * len(pending)
+        met = defines_each(provider, wanted, asked)
+        pending = [position for position, found in zip(pending, met, strict=True) if not found]
+    for position in pending:
         version = versions[position] if versions is not None else None
-        if any(defines(provider, name, version) for provider in providers):
-            continue
-        yield name, version, files[position] if files is not None else None
+        yield names[position], version, files[position] if files is not None else None
 
 
 def platform_lookup(

@@ -226,13 +226,80 @@ class HashedNames:
             index += 1
         return found
 
+    def contains_each(self, names: Sequence[str]) -> list[bool]:
+        """For each name, whether some export has it: :meth:`rows_named` for many names at once,
+        in one loop (the linker asks this for every import of a library at a time)."""
+        buckets, chains, offsets, text = self.buckets, self.chains, self.offsets, self.text
+        if not buckets:
+            return [False] * len(names)
+        symoffset, nbuckets, nchains = self.symoffset, len(buckets), len(self.chains)
+        row_of = self.row_of
+        (first, end), single = (self.runs[0] if self.runs else (0, 0)), len(self.runs) == 1
+        found: list[bool] = []
+        for name in names:
+            digest = _name_hash(name)
+            index = buckets[digest % nbuckets]
+            digest |= 1
+            wanted = name + "\0"
+            hit = False
+            while symoffset <= index < symoffset + nchains:
+                word = chains[index - symoffset]
+                if word | 1 == digest:
+                    row = (index - first if first <= index < end else -1) if single else row_of(index)
+                    if row >= 0 and text.startswith(wanted, offsets[row]):
+                        hit = True
+                        break
+                if word & 1:
+                    break
+                index += 1
+            found.append(hit)
+        return found
+
     def any_startswith(self, prefixes: tuple[str, ...]) -> bool | None:
         """False when no string of the table starts with a prefix; None when some does (the
-        caller then checks the decoded names: the string may be an import's)."""
+        caller then checks the decoded names: the string may be an import's).
+
+        The prefixes' longest common part is searched for as a plain substring (a fast scan of
+        the whole table); each place it occurs is checked for a string start with a prefix. A
+        table where it occurs mid-name more than :data:`_CORE_HITS` times is searched with the
+        anchored pattern instead, so the cost stays one linear scan whatever the table holds."""
         text = self.text
-        if text.startswith(prefixes) or _prefix_pattern(prefixes).search(text):
+        if text.startswith(prefixes):
+            return None
+        core = _common_core(prefixes)
+        if core is not None:
+            placed = [(prefix, prefix.index(core)) for prefix in prefixes]
+            at = text.find(core)
+            for _ in range(_CORE_HITS):
+                if at < 0:
+                    return False
+                for prefix, shift in placed:
+                    start = at - shift
+                    if start > 0 and text[start - 1] == "\0" and text.startswith(prefix, start):
+                        return None
+                at = text.find(core, at + 1)
+        if _prefix_pattern(prefixes).search(text):
             return None
         return False
+
+
+_CORE_HITS = 256
+"""Places of the common part checked one by one before the anchored pattern takes over."""
+
+
+@functools.lru_cache(maxsize=32)
+def _common_core(prefixes: tuple[str, ...]) -> str | None:
+    """The longest substring of every prefix (None when shorter than 4 characters: too common
+    to scan for)."""
+    if not prefixes:
+        return None
+    shortest = min(prefixes, key=len)
+    for size in range(len(shortest), 3, -1):
+        for start in range(len(shortest) - size + 1):
+            part = shortest[start : start + size]
+            if all(part in prefix for prefix in prefixes):
+                return part
+    return None
 
 
 @functools.lru_cache(maxsize=32)
@@ -332,6 +399,13 @@ class SymbolTable:
             answer = any(name.startswith(prefixes) for name in self.names)
         cache[prefixes] = answer
         return answer
+
+    def contains_each(self, names: Sequence[str]) -> list[bool]:
+        """``[name in self for name in names]``, through the hash table in one loop when the names
+        are left undecoded."""
+        if self._names is None and self._hashed is not None:
+            return self._hashed.contains_each(names)
+        return list(map(self.name_set.__contains__, names))
 
     def __contains__(self, name: object) -> bool:
         if self._names is None and self._hashed is not None:

@@ -48,6 +48,11 @@ def test_hashed_lookups_agree_with_the_decoded_table(
         assert (name in lazy.exports) == (name in eager.exports), name
         assert lazy.exports.get(name) == eager.exports.get(name), name
         assert lazy.exports.all_named(name) == eager.exports.all_named(name), name
+    # The batch lookup the linker uses gives the same answers, for both kinds of table.
+    expected = [name in eager.exports.name_set for name in probes]
+    assert lazy.exports.contains_each(probes) == expected
+    assert eager.exports.contains_each(probes) == expected
+    assert any(expected) and not all(expected)
     assert lazy.exports.names == eager.exports.names
     assert len(lazy.exports) == len(eager.exports)
     for prefixes in [("_ZNSt6__ndk1",), ("_ZN5torch",), ("nothing-like-this",)]:
@@ -71,3 +76,22 @@ def test_a_broken_hash_chain_finds_nothing_rather_than_crashing(monkeypatch: pyt
         hashed.symoffset,
     )
     assert broken.rows_named(library.exports.names[0]) == []
+
+
+def test_export_rows_are_numbered_through_their_runs() -> None:
+    names = HashedNames("\0", [], [(2, 5), (8, 10)], [], [], 0)
+    assert [names.row_of(index) for index in range(11)] == [-1, -1, 0, 1, 2, -1, -1, -1, 3, 4, -1]
+
+
+@pytest.mark.parametrize("middle", [0, 3, 300])
+@pytest.mark.parametrize("starts", [False, True])
+def test_a_prefix_is_found_at_a_string_start_only(middle: int, starts: bool) -> None:
+    prefixes = ("_ZNSt6__ndk1", "_ZNKSt6__ndk1")
+    names = [f"_ZN5torch{i}ENSt6__ndk112basic_stringE" for i in range(middle)]  # mid-name only
+    names += ["_ZN3c10St6__ndk", "xx_ZNKSt6__ndk1x"]  # near misses
+    if starts:
+        names.append("_ZNKSt6__ndk16vectorE")
+    text = "\0" + "\0".join(names) + "\0"
+    table = HashedNames(text, [], [], [], [], 0)
+    # 300 mid-name places exceed the one-by-one checks: the anchored pattern answers then.
+    assert table.any_startswith(prefixes) is (None if starts else False)
