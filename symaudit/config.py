@@ -33,10 +33,15 @@ from symaudit.findings import Finding, Severity, sort_key
 from symaudit.ignore import IgnorePattern
 from symaudit.rules import RULES_BY_ID
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+
+def _toml() -> Any:
+    """The TOML parser, imported when a settings file is read (most runs have none)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    return tomllib
+
 
 CONFIG_FILE = "symaudit.toml"
 PYPROJECT = "pyproject.toml"
@@ -75,7 +80,7 @@ def discover(start: Path) -> Path | None:
 
 def _has_tool_table(pyproject: Path) -> bool:
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        data = _toml().loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):  # TOMLDecodeError and UnicodeDecodeError too
         # A broken pyproject.toml that may not even be ours: not a reason to refuse to run.
         return False
@@ -85,6 +90,7 @@ def _has_tool_table(pyproject: Path) -> bool:
 
 def load(path: Path) -> Settings:
     """Settings from ``path``; an :class:`InputError` naming the file and key for anything wrong."""
+    tomllib = _toml()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
