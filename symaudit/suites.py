@@ -6,6 +6,10 @@
 what cannot be parsed or loaded (``corrupt-library``, ``wrong-arch``, ``missing-library``,
 ``unresolved-symbol``); everything else is a line here. A new rule lives in its rule module
 (:mod:`symaudit.rules`), is raised by its analysis, and is switched on by one line of a suite.
+
+The analyses are imported inside the functions that need them, after the input is opened:
+opening starts the hash worker (:mod:`symaudit.containers.digests`) on the input, and it reads
+while some 60 ms of modules load.
 """
 
 from __future__ import annotations
@@ -15,47 +19,44 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from symaudit.analysis.aar import outside_aar
-from symaudit.analysis.abi_coverage import abi_coverage
-from symaudit.analysis.context import Suite
-from symaudit.analysis.platform_rules import (
-    AssumedMinSdk,
-    SysrootSource,
-    api_level_above_min_sdk,
-    elf_features,
-    identification,
-    load_align_16k,
-    ndk_notice,
-    platform_symbols,
-    private_platform_library,
-    stl_mixed,
-    stl_ndk_mismatch,
-    zip_align_16k,
-)
-from symaudit.audit import audit_package
 from symaudit.containers import open_package
-from symaudit.containers.android_manifest import app_facts
 from symaudit.containers.base import Package
 from symaudit.containers.folder import read_regular
-from symaudit.containers.prefab import prefab_index
 from symaudit.errors import InputError
 from symaudit.ignore import IgnorePattern, apply_ignores
 from symaudit.maven.coordinates import Coordinate
-from symaudit.ndk import find_ndk
-from symaudit.references.analysis import ReferenceAudit
-from symaudit.references.families import modules_for
 from symaudit.results import InputRecord, Report
-from symaudit.rules.models import RULES as MODEL_RULES
-from symaudit.torchmodel.analysis import ModelAudit, ModelInput, audit_model
 
 if TYPE_CHECKING:  # the HTTP stack is imported only by a run that looks references up
     from pathlib import Path
 
+    from symaudit.analysis.context import Suite
+    from symaudit.analysis.platform_rules import SysrootSource
     from symaudit.maven.client import MavenClient
+    from symaudit.references.analysis import ReferenceAudit
+    from symaudit.torchmodel.analysis import ModelAudit, ModelInput
 
 
 def app_suite(package: Package, ndk: SysrootSource, references: ReferenceAudit, models: ModelAudit) -> Suite:
     """``apk``, ``aar`` and ``libs``: every rule, in report order."""
+    from symaudit.analysis.aar import outside_aar
+    from symaudit.analysis.abi_coverage import abi_coverage
+    from symaudit.analysis.context import Suite
+    from symaudit.analysis.platform_rules import (
+        AssumedMinSdk,
+        api_level_above_min_sdk,
+        elf_features,
+        identification,
+        load_align_16k,
+        ndk_notice,
+        platform_symbols,
+        private_platform_library,
+        stl_mixed,
+        stl_ndk_mismatch,
+        zip_align_16k,
+    )
+    from symaudit.containers.prefab import prefab_index
+
     assumed = AssumedMinSdk()
     return Suite(
         analyses=(
@@ -86,6 +87,8 @@ def app_suite(package: Package, ndk: SysrootSource, references: ReferenceAudit, 
 def model_suite(models: ModelAudit, references: ReferenceAudit) -> Suite:
     """``model --runtime``: the runtime's operator registry and its identification (for the
     release's version limits), then the model checks."""
+    from symaudit.analysis.context import Suite
+
     return Suite(
         analyses=(models.abi_analysis,),
         annotators=(references.annotator,),
@@ -122,6 +125,14 @@ def audit_app(request: AppRequest, maven: MavenClients | None) -> Report:
     """The report of an app audit; ``maven`` None turns the reference lookups off."""
     ignores = _ignores(request.ignore)
     with open_package(list(request.paths)) as package:
+        # The analyses are imported once the input is open: the hash worker
+        # (symaudit.containers.digests) is then already reading it.
+        from symaudit.analysis.platform_rules import SysrootSource
+        from symaudit.audit import audit_package
+        from symaudit.containers.android_manifest import app_facts
+        from symaudit.ndk import find_ndk
+        from symaudit.torchmodel.analysis import ModelAudit
+
         app = app_facts(package, request.min_sdk, fallback=request.min_sdk_fallback)
         source = SysrootSource(find_ndk(request.ndk, near=request.paths[0]))
         references = _references(package, maven)
@@ -144,6 +155,10 @@ def audit_model_file(
     versions are judged when the runtime's release is known: the coordinate, or what the
     reference lookups identify (``identify`` False or ``maven`` None turns them off). Only model findings are
     reported: the runtime package's own load problems are ``symaudit apk``'s business."""
+    from symaudit.audit import audit_package
+    from symaudit.rules.models import RULES as MODEL_RULES
+    from symaudit.torchmodel.analysis import ModelAudit, ModelInput, audit_model
+
     ignores = _ignores(ignore)
     model_input = ModelInput(model_path, read_regular(model_path, model_path))
     if runtime is None:
@@ -216,11 +231,16 @@ def _ignored(report: Report, ignores: Sequence[IgnorePattern]) -> Report:
 
 def _model_inputs(paths: Sequence[str]) -> list[ModelInput]:
     """``--model`` files, read now: a file that cannot be opened is a usage error (exit 2)."""
+    from symaudit.torchmodel.analysis import ModelInput
+
     return [ModelInput(path, read_regular(path, path)) for path in paths]
 
 
 def _references(package: Package, maven: MavenClients | None) -> ReferenceAudit:
     """The reference analyses for the package: Maven lookups when a client may be made."""
+    from symaudit.references.analysis import ReferenceAudit
+    from symaudit.references.families import modules_for
+
     names = {entry.name for entry in package.libraries()}
     modules = modules_for(names)
     if not modules:  # nothing to look up: no client, and no import of the HTTP stack (~0.1 s)
