@@ -269,7 +269,7 @@ class HashedNames:
         core = _common_core(prefixes)
         if core is not None:
             placed = [(prefix, prefix.index(core)) for prefix in prefixes]
-            at = text.find(core)
+            at = _scan(text, core, 0)
             for _ in range(_CORE_HITS):
                 if at < 0:
                     return False
@@ -277,13 +277,30 @@ class HashedNames:
                     start = at - shift
                     if start > 0 and text[start - 1] == "\0" and text.startswith(prefix, start):
                         return None
-                at = text.find(core, at + 1)
-        if _prefix_pattern(prefixes).search(text):
-            return None
+                at = _scan(text, core, at + 1)
+        pattern = _prefix_pattern(prefixes)
+        overlap = max(map(len, prefixes)) + 1
+        for start in range(0, len(text), SCAN_PIECE):
+            if pattern.search(text, start, start + SCAN_PIECE + overlap):
+                return None
         return False
 
 
 _CORE_HITS = 256
+SCAN_PIECE = 1 << 20
+"""Characters per C-level search of a string table: each search holds the GIL, and one over a
+9 MB table held it for milliseconds while the hash worker waited to read its next chunk."""
+
+
+def _scan(text: str, part: str, start: int) -> int:
+    """``text.find(part, start)``, :data:`SCAN_PIECE` characters per call."""
+    overlap = len(part) - 1
+    while start < len(text):
+        at = text.find(part, start, start + SCAN_PIECE + overlap)
+        if at >= 0:
+            return at
+        start += SCAN_PIECE
+    return -1
 """Places of the common part checked one by one before the anchored pattern takes over."""
 
 

@@ -158,6 +158,9 @@ _LAYOUT = {
 }
 
 
+GIL_PIECE = 8192
+"""Items per C-level call over a whole table (gathers, scans): each call holds the GIL, and a
+100,000-item one held it for milliseconds while the hash worker waited to read its next chunk."""
 LAZY_NAMES_ABOVE = 4096
 """Export tables at least this large are looked up through DT_GNU_HASH instead of decoded."""
 
@@ -730,7 +733,7 @@ class _Reader:
         if exported < LAZY_NAMES_ABOVE or DT_GNU_HASH not in tags or text is None or not text.endswith("\0"):
             return None
         offsets = array("I", b"".join(name_column[start:end].tobytes() for start, end in export_runs))
-        if offsets and max(offsets) >= len(text):
+        if offsets and _max_in_pieces(offsets) >= len(text):
             return None  # the eager path reports the bad offset
         if not strtab.starts_strings(offsets):
             ends = name_ends(strtab.find_nul, offsets, len(text))
@@ -887,14 +890,24 @@ class _StrTab:
     def starts_strings(self, offsets: Sequence[int]) -> bool:
         """Whether every offset is the start of a string of the table (0, or just after a NUL):
         then distinct offsets name disjoint strings, which together are no longer than the table.
-        One C-level gather of the byte before each offset, read from the file's own bytes one
+        C-level gathers of the byte before each offset, read from the file's own bytes one
         position earlier (no copy of the table); False may also mean "not proven" (offset 0,
-        preceded by a byte of whatever comes before the table): the caller then measures."""
-        if self._before is None:
+        preceded by a byte of whatever comes before the table): the caller then measures.
+        Offsets must be within the table (the callers check)."""
+        before = self._before
+        if before is None:
             return self.text is not None and names_start_strings(self.text, offsets)
         if len(offsets) < 2:
-            return not offsets or self._before[offsets[0]] == 0
-        return not any(operator.itemgetter(*offsets)(self._before))
+            return not offsets or before[offsets[0]] == 0
+        # Gathered in pieces: between them the hash worker gets the GIL (containers.digests).
+        for start in range(0, len(offsets), GIL_PIECE):
+            piece = offsets[start : start + GIL_PIECE]
+            if len(piece) == 1:
+                if before[piece[0]]:
+                    return False
+            elif any(operator.itemgetter(*piece)(before)):
+                return False
+        return True
 
     def find_nul(self, start: int, stop: int) -> int:
         if self.text is not None:
@@ -961,6 +974,11 @@ class _Names:
         rows = tuple(map(names.__getitem__, offsets))
         self.spend(sum(map(len, rows)) - charged)
         return rows
+
+
+def _max_in_pieces(values: Sequence[int]) -> int:
+    """``max(values)`` of a non-empty sequence, :data:`GIL_PIECE` items per C-level call."""
+    return max(max(values[start : start + GIL_PIECE]) for start in range(0, len(values), GIL_PIECE))
 
 
 def names_start_strings(text: str, offsets: Sequence[int]) -> bool:
