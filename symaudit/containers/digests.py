@@ -31,7 +31,7 @@ from symaudit.errors import InputError
 CHUNK = 4 << 20
 """Bytes per read: large enough that the worker asks for the GIL rarely, small enough to stay
 out of the memory budget (one buffer for the whole run)."""
-SWITCH_INTERVAL = 0.0005
+SWITCH_INTERVAL = 0.0001
 """The switch interval while the worker runs (CPython's default is 0.005 s)."""
 
 HAS_PREAD = hasattr(os, "pread")
