@@ -413,7 +413,7 @@ class SymbolTable:
         if answer is None and self._names is None and self._hashed is not None:
             answer = self._hashed.any_startswith(prefixes)
         if answer is None:
-            answer = any(name.startswith(prefixes) for name in self.names)
+            answer = any(map(operator.methodcaller("startswith", prefixes), self.names))
         cache[prefixes] = answer
         return answer
 
@@ -515,7 +515,11 @@ class ImportTable(SymbolTable):
     @property
     def weak_mask(self) -> bytes:
         """One byte per import: 1 where the reference is weak (may stay unresolved)."""
-        return bytes(1 if (i >> 4) == Binding.WEAK else 0 for i in self.info)
+        return self.info.translate(_WEAK_BY_INFO)
+
+
+_WEAK_BY_INFO = bytes(1 if info >> 4 == Binding.WEAK else 0 for info in range(256))
+"""``st_info`` byte -> 1 when its binding is WEAK: a whole column is one ``translate``."""
 
 
 @dataclass(frozen=True, slots=True)

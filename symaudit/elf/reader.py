@@ -733,9 +733,11 @@ class _Reader:
         if exported < LAZY_NAMES_ABOVE or DT_GNU_HASH not in tags or text is None or not text.endswith("\0"):
             return None
         offsets = array("I", b"".join(name_column[start:end].tobytes() for start, end in export_runs))
-        if offsets and _max_in_pieces(offsets) >= len(text):
-            return None  # the eager path reports the bad offset
-        if not strtab.starts_strings(offsets):
+        try:
+            disjoint = strtab.starts_strings(offsets)
+        except IndexError:
+            return None  # an offset past the table: the eager path reports it
+        if not disjoint:
             ends = name_ends(strtab.find_nul, offsets, len(text))
             if ends is None:
                 return None
@@ -893,9 +895,11 @@ class _StrTab:
         C-level gathers of the byte before each offset, read from the file's own bytes one
         position earlier (no copy of the table); False may also mean "not proven" (offset 0,
         preceded by a byte of whatever comes before the table): the caller then measures.
-        Offsets must be within the table (the callers check)."""
+        Raises IndexError when an offset is past the table."""
         before = self._before
         if before is None:
+            if offsets and max(offsets) >= self.size:
+                raise IndexError("string table offset out of range")
             return self.text is not None and names_start_strings(self.text, offsets)
         if len(offsets) < 2:
             return not offsets or before[offsets[0]] == 0
@@ -974,11 +978,6 @@ class _Names:
         rows = tuple(map(names.__getitem__, offsets))
         self.spend(sum(map(len, rows)) - charged)
         return rows
-
-
-def _max_in_pieces(values: Sequence[int]) -> int:
-    """``max(values)`` of a non-empty sequence, :data:`GIL_PIECE` items per C-level call."""
-    return max(max(values[start : start + GIL_PIECE]) for start in range(0, len(values), GIL_PIECE))
 
 
 def names_start_strings(text: str, offsets: Sequence[int]) -> bool:

@@ -95,3 +95,25 @@ def test_a_prefix_is_found_at_a_string_start_only(middle: int, starts: bool) -> 
     table = HashedNames(text, [], [], [], [], 0)
     # 300 mid-name places exceed the one-by-one checks: the anchored pattern answers then.
     assert table.any_startswith(prefixes) is (None if starts else False)
+
+
+def test_an_export_name_past_the_string_table_is_corrupt_on_the_hashed_path_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+    import struct
+
+    from elftools.elf.elffile import ELFFile
+
+    from symaudit.elf.reader import CorruptElfError
+
+    data = bytearray((LIBS / "arm64-v8a" / "cxx-new" / "libc++_shared.so").read_bytes())
+    elf = ELFFile(io.BytesIO(bytes(data)))
+    dynsym = elf.get_section_by_name(".dynsym")
+    dynstr = elf.get_section_by_name(".dynstr")
+    index = next(i for i, symbol in enumerate(dynsym.iter_symbols()) if symbol["st_shndx"] != "SHN_UNDEF" and i)
+    at = dynsym["sh_offset"] + index * dynsym["sh_entsize"]
+    struct.pack_into("<I", data, at, dynstr["sh_size"] + 10)  # st_name past .dynstr
+    monkeypatch.setattr(reader, "LAZY_NAMES_ABOVE", 1)
+    with pytest.raises(CorruptElfError, match="past the end of .dynstr"):
+        read_elf(bytes(data))
