@@ -1,28 +1,29 @@
-"""sha256 (and CRC-32) of files and stored members, computed by one background thread.
+"""sha256 (and CRC-32) of files and stored members, computed beside the parser.
 
 An audit hashes every library it parses and the input file itself; on a libtorch-sized APK that
-is a third of the run's CPU. One worker thread does all of it while the main thread parses, in
-this order: the members queued by :meth:`HashQueue.submit` first, in the order they were queued
-(the order the audit parses them), then whole files, which give way between chunks to any member
-queued meanwhile (the input's own digest is needed only when the report is written).
+is a third of the run's CPU. Digests are queued in the order they are asked for (the input file
+when it is opened, then every library in the order the audit parses them) and one worker thread
+takes them in that order. A thread that needs a digest nobody has started computes it itself
+instead of waiting (:meth:`PendingDigest.value`): the worker spends the start of the audit on the
+input file, the parser hashes the first libraries it needs, and both cores stay busy until the
+last digest, whatever the package's mix of libraries and other content.
 
-The worker reads with ``pread`` into one reused buffer: nothing it reads stays resident, the
-caller's file offset never moves, and it reads a duplicate of the caller's descriptor, so closing
-the package does not pull the file from under it. hashlib and zlib release the GIL on each chunk;
-getting it back costs up to the interpreter's switch interval when the main thread is busy
-parsing, so the worker shortens that interval while it runs (5 ms per chunk would triple the
-time a 100 MB library takes to hash).
+Reads go through ``pread`` into a reused buffer: nothing read stays resident, the caller's file
+offset never moves, and the worker reads a duplicate of the caller's descriptor, so closing the
+package does not pull the file from under it. hashlib and zlib release the GIL on each chunk;
+getting it back costs up to the interpreter's switch interval while the other thread runs Python
+code, so the worker shortens that interval while it runs (at the default 5 ms per chunk, hashing
+a 100 MB library takes three times as long beside a busy parser).
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
-import itertools
 import os
 import sys
 import threading
 import zlib
+from collections import deque
 from collections.abc import Callable
 from typing import IO
 
@@ -37,8 +38,6 @@ SWITCH_INTERVAL = 0.0001
 HAS_PREAD = hasattr(os, "pread")
 """Positional reads (POSIX); without them digests are computed in the caller's thread."""
 
-_MEMBER = 0
-_WHOLE_FILE = 1
 
 
 def sha256_of(fp: IO[bytes], path: str) -> str:
@@ -107,7 +106,8 @@ class PendingDigest:
         self._error: InputError | None = None
         self._cancelled = False
         self._done = threading.Event()
-        (queue or _QUEUE).submit(self, _MEMBER if span is not None else _WHOLE_FILE)
+        self._queue = queue or _QUEUE
+        self._queue.submit(self)
 
     def step(self, buffer: memoryview) -> bool:
         """Hash one chunk; True when the digest is complete (or failed)."""
@@ -142,6 +142,11 @@ class PendingDigest:
     def where(self) -> str:
         return self._where
 
+    @property
+    def is_member(self) -> bool:
+        """A span of a file (a zip member), not a whole file."""
+        return self._span is not None
+
     def fail(self, error: InputError) -> None:
         if not self._done.is_set():
             self._finish(error)
@@ -156,12 +161,34 @@ class PendingDigest:
         self._cancelled = True
 
     def value(self) -> str:
-        """The sha256; raises the error given at construction when the data is not as declared."""
+        """The sha256; raises the error given at construction when the data is not as declared.
+
+        Computed here, in the caller's thread, when the worker has not started it. While the
+        worker is on it, the caller hashes the next queued library instead of waiting (one the
+        audit needs next anyway; never a whole file, which is long and needed last)."""
+        while not self._done.is_set():
+            job = self if self._queue.take(self) else self._queue.take_member()
+            if job is None:
+                break
+            buffer = _caller_buffer()
+            while not job.step(buffer):
+                pass
         self._done.wait()
         if self._error is not None:
             raise self._error
         assert self._result is not None
         return self._result
+
+
+_LOCAL = threading.local()
+
+
+def _caller_buffer() -> memoryview:
+    """A read buffer for a thread that hashes a digest itself (one per thread, kept)."""
+    buffer: memoryview | None = getattr(_LOCAL, "buffer", None)
+    if buffer is None:
+        buffer = _LOCAL.buffer = memoryview(bytearray(CHUNK))
+    return buffer
 
 
 def _read_into(fd: int, into: memoryview, position: int) -> int:
@@ -176,33 +203,50 @@ _PREADV: Callable[[int, list[memoryview], int], int] | None = getattr(os, "pread
 
 
 class HashQueue:
-    """Digests waiting for the worker, most urgent first; the worker thread runs while there are
-    any and exits when none is left."""
+    """Digests not started yet, oldest first; the worker thread runs while there are any and
+    exits when none is left."""
 
     def __init__(self, threaded: bool = True) -> None:
         self._lock = threading.Lock()
-        self._waiting: list[tuple[int, int, PendingDigest]] = []
-        self._order = itertools.count()
+        self._waiting: deque[PendingDigest] = deque()
         self._worker: threading.Thread | None = None
         self._interval = sys.getswitchinterval()
         self._threaded = threaded
-        """False (tests): nothing runs until :meth:`drain` is called."""
+        """False (tests): no worker; digests run in :meth:`drain` or in the thread asking."""
         self.finished: list[str] = []
-        """Where each digest was finished, in order, for a queue that is drained (tests)."""
+        """Where each digest the worker finished was, in order, for a queue that is drained (tests)."""
 
-    def submit(self, digest: PendingDigest, priority: int) -> None:
+    def submit(self, digest: PendingDigest) -> None:
         with self._lock:
-            heapq.heappush(self._waiting, (priority, next(self._order), digest))
+            self._waiting.append(digest)
             if self._worker is None and self._threaded:
                 self._interval = sys.getswitchinterval()
                 sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
                 self._worker = threading.Thread(target=self._run, name="symaudit-sha256", daemon=True)
                 self._worker.start()
 
-    def _next(self) -> tuple[int, int, PendingDigest] | None:
+    def take(self, digest: PendingDigest) -> bool:
+        """Removes ``digest`` if no one has started it: the caller computes it then."""
+        with self._lock:
+            try:
+                self._waiting.remove(digest)
+            except ValueError:
+                return False
+            return True
+
+    def take_member(self) -> PendingDigest | None:
+        """Removes and returns the oldest queued member digest (not a whole file), if any."""
+        with self._lock:
+            for digest in self._waiting:
+                if digest.is_member:
+                    self._waiting.remove(digest)
+                    return digest
+            return None
+
+    def _next(self) -> PendingDigest | None:
         with self._lock:
             if self._waiting:
-                return heapq.heappop(self._waiting)
+                return self._waiting.popleft()
             if self._worker is not None:
                 self._worker = None
                 sys.setswitchinterval(self._interval)
@@ -210,17 +254,12 @@ class HashQueue:
 
     def _run(self, buffer: memoryview | None = None) -> None:
         buffer = buffer or memoryview(bytearray(CHUNK))
-        while (job := self._next()) is not None:
-            priority, order, digest = job
+        while (digest := self._next()) is not None:
             try:
                 while not digest.step(buffer):
-                    with self._lock:
-                        if self._waiting and self._waiting[0][0] < priority:
-                            heapq.heappush(self._waiting, (priority, order, digest))
-                            break
-                else:
-                    if not self._threaded:
-                        self.finished.append(digest.where)
+                    pass
+                if not self._threaded:
+                    self.finished.append(digest.where)
             except Exception as exc:  # noqa: BLE001 - a waiter must never hang on a dead worker
                 digest.fail(InputError(f"{digest.where}: could not be hashed ({exc})"))
 

@@ -26,7 +26,7 @@ def _file(tmp_path: Path, size: int) -> tuple[Path, bytes]:
     return path, data
 
 
-def test_members_go_first_and_a_whole_file_gives_way_between_chunks(tmp_path: Path) -> None:
+def test_the_worker_takes_digests_in_the_order_they_were_queued(tmp_path: Path) -> None:
     path, data = _file(tmp_path, 1 << 20)
     queue = HashQueue(threaded=False)
     with open(path, "rb") as fp:
@@ -36,26 +36,22 @@ def test_members_go_first_and_a_whole_file_gives_way_between_chunks(tmp_path: Pa
         second = PendingDigest(shared, "second", (4096, 8192), zlib.crc32(data[4096:8192]), MemberError, queue)
         shared.let_go()
     queue.drain(chunk=64 << 10)
-    # Members in the order they were queued, the whole file (queued first) last.
-    assert queue.finished == ["first", "second", "whole"]
+    assert queue.finished == ["whole", "first", "second"]
     assert first.value() == hashlib.sha256(data[:4096]).hexdigest()
     assert second.value() == hashlib.sha256(data[4096:8192]).hexdigest()
     assert whole.value() == hashlib.sha256(data).hexdigest()
 
 
-def test_a_member_queued_while_a_whole_file_is_hashed_overtakes_it(tmp_path: Path) -> None:
+def test_a_digest_nobody_started_is_computed_by_the_thread_that_needs_it(tmp_path: Path) -> None:
     path, data = _file(tmp_path, 1 << 20)
-    queue = HashQueue(threaded=False)
-    chunk = memoryview(bytearray(64 << 10))
+    queue = HashQueue(threaded=False)  # no worker: only the caller can compute it
     with open(path, "rb") as fp:
         whole = PendingDigest(fp.fileno(), "whole", queue=queue)
-        assert not whole.step(chunk)  # the worker is one chunk into the file
         member = PendingDigest(fp.fileno(), "member", (0, 100), zlib.crc32(data[:100]), MemberError, queue)
-    queue.drain(chunk=64 << 10)
-    assert queue.finished == ["member", "whole"]
-    # The whole file resumed where it stopped: its digest still covers every byte once.
-    assert whole.value() == hashlib.sha256(data).hexdigest()
     assert member.value() == hashlib.sha256(data[:100]).hexdigest()
+    queue.drain(chunk=64 << 10)
+    assert queue.finished == ["whole"]  # the member was no longer the worker's to do
+    assert whole.value() == hashlib.sha256(data).hexdigest()
 
 
 def test_a_bad_crc_a_short_member_and_a_closed_package_are_errors(tmp_path: Path) -> None:
