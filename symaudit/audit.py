@@ -7,8 +7,6 @@ findings; the models are dropped before the next ABI. Nothing here prints.
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -19,6 +17,7 @@ from symaudit.analysis.linker import LoadGroup, resolve_abi
 from symaudit.analysis.min_sdk import judged_level
 from symaudit.analysis.platform_libs import abi_for_machine, machine_name
 from symaudit.containers.base import LibraryEntry, Package, member_reason, shown
+from symaudit.containers.digests import BufferDigest
 from symaudit.elf.model import ElfLibrary, Refusal
 from symaudit.elf.reader import CorruptElfError, read_elf
 from symaudit.errors import InputError, MemberError
@@ -57,7 +56,7 @@ def _parse(package: Package, entry: LibraryEntry) -> _Parsed:
         data = package.read(entry)
     except MemberError as exc:
         return _Parsed(entry, entry.abi or UNKNOWN_ABI, None, None, member_reason(str(exc), entry.path))
-    return _parse_bytes(entry, data, _Digest(data))
+    return _parse_bytes(entry, data, BufferDigest(data))
 
 
 class _Pending(Protocol):
@@ -72,31 +71,6 @@ def _parse_bytes(entry: LibraryEntry, data: bytes | memoryview, digest: _Pending
         return _Parsed(entry, entry.abi or UNKNOWN_ABI, digest.value(), None, str(exc), exc.reason, exc.earlier)
     abi = entry.abi or abi_for_machine(library.machine, library.bits) or UNKNOWN_ABI
     return _Parsed(entry, abi, digest.value(), library, None)
-
-
-class _Digest:
-    """sha256 of a library's bytes; a big one is hashed on a thread while the main thread parses
-    it (hashlib releases the GIL on large buffers, so a second core does the hashing)."""
-
-    THREAD_ABOVE = 1 << 20
-
-    def __init__(self, data: bytes | memoryview) -> None:
-        self._value: str | None = None
-        self._thread: threading.Thread | None = None
-        if len(data) < self.THREAD_ABOVE:
-            self._value = hashlib.sha256(data).hexdigest()
-        else:
-            self._thread = threading.Thread(target=self._run, args=(data,), daemon=True)
-            self._thread.start()
-
-    def _run(self, data: bytes | memoryview) -> None:
-        self._value = hashlib.sha256(data).hexdigest()
-
-    def value(self) -> str:
-        if self._thread is not None:
-            self._thread.join()
-        assert self._value is not None
-        return self._value
 
 
 def _abi_batches(package: Package, entries: Sequence[LibraryEntry]) -> Iterable[list[_Parsed]]:

@@ -64,12 +64,12 @@ def _open_single(path: str) -> Package:
         head = _head(path, fp)
         archive = None if head == _ELF_MAGIC else _zip_or_none(path, fp, head)
         if archive is None:
-            digest = sha256_of(fp, path)
+            digest: str | PendingDigest = PendingDigest(fp.fileno(), path) if HAS_PREAD else sha256_of(fp, path)
     except BaseException:
         fp.close()
         raise
     if archive is None:
-        fp.close()
+        fp.close()  # the pending digest reads a duplicate of the descriptor
         return FilesPackage([path], digest)
     # Hash on a thread while the audit runs, where positional reads allow it.
     pending: str | PendingDigest = PendingDigest(fp.fileno(), path) if HAS_PREAD else sha256_of(fp, path)

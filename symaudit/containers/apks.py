@@ -11,8 +11,8 @@ from collections import OrderedDict
 from typing import IO
 
 from symaudit.containers import layout
-from symaudit.containers.archive import Mapped, NotAZip, ZipArchive
-from symaudit.containers.base import ClosingPackage, LibraryEntry, PackageKind, library_order, shown
+from symaudit.containers.archive import NotAZip, ZipArchive
+from symaudit.containers.base import ClosingPackage, LibraryEntry, Mapped, PackageKind, library_order, shown
 from symaudit.containers.digests import PendingDigest
 from symaudit.errors import InputError, MemberError
 

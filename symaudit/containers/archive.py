@@ -21,7 +21,7 @@ import zlib
 from typing import IO, Any
 
 from symaudit.containers import layout, limits
-from symaudit.containers.base import ClosingPackage, LibraryEntry, PackageKind, library_order, shown
+from symaudit.containers.base import ClosingPackage, LibraryEntry, Mapped, PackageKind, library_order, shown
 from symaudit.containers.digests import HAS_PREAD, PendingDigest, SharedFd
 from symaudit.errors import InputError, MemberError
 
@@ -349,23 +349,6 @@ class _Known:
 
     def value(self) -> str:
         return self._value
-
-
-class Mapped:
-    """Bytes of one library mapped read-only from the package file, and their digest (being
-    computed); ``release`` unmaps them."""
-
-    def __init__(self, view: memoryview, mapping: mmap.mmap, digest: PendingDigest | _Known) -> None:
-        self.view = view
-        self.digest = digest
-        self._mapping = mapping
-
-    def release(self) -> None:
-        self.view.release()
-        try:
-            self._mapping.close()
-        except BufferError:
-            pass  # a view is still alive somewhere: the mapping goes when it does
 
 
 class ZipPackage(ClosingPackage):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import mmap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -164,6 +165,24 @@ def member_reason(message: str, member: str) -> str:
     finding or a report field that already names the member."""
     marker = f"{member}: "
     return message.split(marker, 1)[1] if marker in message else message
+
+
+class Mapped:
+    """Bytes of one library mapped read-only from the file that holds them, and their digest
+    (an object whose ``value()`` gives the sha256, perhaps still being computed); ``release``
+    unmaps them."""
+
+    def __init__(self, view: memoryview, mapping: mmap.mmap, digest: Any) -> None:
+        self.view = view
+        self.digest = digest
+        self._mapping = mapping
+
+    def release(self) -> None:
+        self.view.release()
+        try:
+            self._mapping.close()
+        except BufferError:
+            pass  # a view is still alive somewhere: the mapping goes when it does
 
 
 @contextmanager

@@ -180,6 +180,31 @@ class PendingDigest:
         return self._result
 
 
+class BufferDigest:
+    """The sha256 of bytes already in memory; a large buffer is hashed on a thread of its own
+    while the caller goes on (hashlib releases the GIL for the whole call)."""
+
+    THREAD_ABOVE = 1 << 20
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        self._value: str | None = None
+        self._thread: threading.Thread | None = None
+        if len(data) < self.THREAD_ABOVE:
+            self._value = hashlib.sha256(data).hexdigest()
+        else:
+            self._thread = threading.Thread(target=self._run, args=(data,), name="symaudit-sha256", daemon=True)
+            self._thread.start()
+
+    def _run(self, data: bytes | memoryview) -> None:
+        self._value = hashlib.sha256(data).hexdigest()
+
+    def value(self) -> str:
+        if self._thread is not None:
+            self._thread.join()
+        assert self._value is not None
+        return self._value
+
+
 _LOCAL = threading.local()
 
 

@@ -10,13 +10,15 @@ cannot hang a read either.
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import stat
 from collections.abc import Sequence
-from typing import IO, BinaryIO, NoReturn
+from typing import IO, Any, BinaryIO, NoReturn
 
 from symaudit.containers import layout, limits
-from symaudit.containers.base import ClosingPackage, LibraryEntry, PackageKind, library_order, shown
+from symaudit.containers.base import ClosingPackage, LibraryEntry, Mapped, PackageKind, library_order, shown
+from symaudit.containers.digests import HAS_PREAD, PendingDigest
 from symaudit.errors import InputError, MemberError
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
@@ -165,6 +167,9 @@ class FolderPackage(ClosingPackage):
     def read(self, entry: LibraryEntry) -> bytes:
         return self.read_member(entry.path)
 
+    def read_mapped(self, entry: LibraryEntry) -> Mapped | None:
+        return map_file(self._inside(entry.path), f"{self.path}: {shown(entry.path)}")
+
     def members(self) -> list[str]:
         return list(self._files)
 
@@ -200,10 +205,32 @@ class FolderPackage(ClosingPackage):
         return fp
 
 
+def map_file(path: str, label: str, digest: Any = None) -> Mapped | None:
+    """A regular file mapped read-only, bounded as :func:`read_regular`, with its sha256 queued on
+    the hash worker (or ``digest``, the input's own when the file is the whole input); None where
+    files cannot be hashed by positional reads or mapped (the caller reads it instead)."""
+    if not HAS_PREAD:
+        return None
+    with open_regular(path, label, MemberError) as fp:
+        try:
+            size = os.fstat(fp.fileno()).st_size
+        except OSError as exc:
+            raise MemberError(f"{label}: {describe_os_error(exc, path)}") from None
+        if size > limits.MAX_MEMBER_BYTES:
+            raise InputError(f"{label}: file size exceeds {limits.describe_size(limits.MAX_MEMBER_BYTES)}")
+        if size == 0:
+            return None
+        try:
+            mapping = mmap.mmap(fp.fileno(), size, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return None  # the plain read reports whatever is wrong
+        return Mapped(memoryview(mapping), mapping, digest or PendingDigest(fp.fileno(), label))
+
+
 class FilesPackage(ClosingPackage):
     """Loose ``.so`` files: no ABI folder, so the ELF machine decides each library's ABI."""
 
-    def __init__(self, paths: Sequence[str], sha256: str | None) -> None:
+    def __init__(self, paths: Sequence[str], sha256: str | PendingDigest | None) -> None:
         self.path = paths[0] if len(paths) == 1 else ", ".join(paths)
         self.kind = PackageKind.FILES
         self._digest = sha256
@@ -220,6 +247,11 @@ class FilesPackage(ClosingPackage):
 
     def read(self, entry: LibraryEntry) -> bytes:
         return read_regular(entry.path, entry.path)
+
+    def read_mapped(self, entry: LibraryEntry) -> Mapped | None:
+        # One file given: the input's own digest (already being computed) is the library's.
+        whole = self._digest if len(self._entries) == 1 and not isinstance(self._digest, str) else None
+        return map_file(entry.path, entry.path, whole)
 
     def members(self) -> list[str]:
         return []

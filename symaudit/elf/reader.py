@@ -751,7 +751,7 @@ class _Reader:
         chains = array(
             "I", self._bytes(buckets_at + nbuckets * 4, hashed * 4, "DT_GNU_HASH chains").tobytes()
         )
-        return HashedNames(text, offsets, export_runs, buckets, chains, symoffset)
+        return HashedNames(text, offsets, export_runs, buckets, chains, symoffset, disjoint)
 
     # -- versions ---------------------------------------------------------------------------
 

@@ -117,3 +117,10 @@ def test_an_export_name_past_the_string_table_is_corrupt_on_the_hashed_path_too(
     monkeypatch.setattr(reader, "LAZY_NAMES_ABOVE", 1)
     with pytest.raises(CorruptElfError, match="past the end of .dynstr"):
         read_elf(bytes(data))
+
+
+def test_names_decode_the_same_whether_or_not_they_start_strings() -> None:
+    text = "\0abc\0bc\0"
+    assert HashedNames(text, [1, 5, 1], [], [], [], 0, disjoint=True).decode() == ("abc", "bc", "abc")
+    # An offset inside a string (a suffix shared with another name) is decoded from there.
+    assert HashedNames(text, [1, 2, 5], [], [], [], 0, disjoint=False).decode() == ("abc", "bc", "bc")
