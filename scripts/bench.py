@@ -18,8 +18,8 @@ field (a libtorch runtime exports ~100,000 mangled C++ names). This script:
 
 2. packs the three libraries of every ABI into one APK, stored and 16 KB aligned as AGP does;
 
-3. times whole processes, best of ``--repeat`` (all four libbig.so in one process each, the
-   same way symaudit gets them in one APK):
+3. times whole processes, best of ``--repeat``, the runs of the tools interleaved (all four
+   libbig.so in one process each, the same way symaudit gets them in one APK):
 
    * ``symaudit apk big.apk --format json --output /dev/null``: unzip, hash, parse, resolve and
      write the JSON report, interpreter start-up and imports included;
@@ -410,31 +410,38 @@ def _readelf() -> str:
     raise SystemExit("llvm-readelf-19 / llvm-readelf not found")
 
 
-def _measure(label: str, command: Sequence[str], repeat: int) -> Run:
-    """Best wall time and peak RSS of ``command``, run ``repeat`` times as a fresh process.
+def _measure_together(commands: Sequence[tuple[str, Sequence[str], int]]) -> list[Run]:
+    """Best wall time and peak RSS of each ``(label, command, repeat)``, each run ``repeat``
+    times as a fresh process, the runs interleaved (one run of each command in turn):
+    a machine that slows down for a while then slows all of them alike, so the ratios of their
+    best times hold where consecutive blocks of runs would each meet a different machine.
 
     The RSS comes from GNU time: a child forked from this (large) interpreter would count the
     parent's pages in its ``ru_maxrss`` until it execs. GNU time's own start-up is in the
     wall time of every tool alike.
     """
-    best, peak = float("inf"), 0
+    best = [float("inf")] * len(commands)
+    peak = [0] * len(commands)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory(prefix="symaudit-bench-") as temp:
         rss = Path(temp) / "rss"
-        for _ in range(repeat):
-            start = time.perf_counter()
-            done = subprocess.run(
-                [GNU_TIME, "-f", "%M", "-o", str(rss), *command],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                env=env,
-                check=False,
-            )
-            best = min(best, time.perf_counter() - start)
-            if done.returncode != 0:
-                raise SystemExit(f"{label}: exit {done.returncode}\n{done.stderr.decode(errors='replace')}")
-            peak = max(peak, int(rss.read_text().split()[-1]))  # kilobytes
-    return Run(label, best, peak)
+        for turn in range(max(repeat for _, _, repeat in commands)):
+            for index, (label, command, repeat) in enumerate(commands):
+                if turn >= repeat:
+                    continue
+                start = time.perf_counter()
+                done = subprocess.run(
+                    [GNU_TIME, "-f", "%M", "-o", str(rss), *command],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    env=env,
+                    check=False,
+                )
+                best[index] = min(best[index], time.perf_counter() - start)
+                if done.returncode != 0:
+                    raise SystemExit(f"{label}: exit {done.returncode}\n{done.stderr.decode(errors='replace')}")
+                peak[index] = max(peak[index], int(rss.read_text().split()[-1]))  # kilobytes
+    return [Run(label, best[i], peak[i]) for i, (label, _, _) in enumerate(commands)]
 
 
 def _check_report(apk: Path, command: Sequence[str]) -> None:
@@ -507,13 +514,15 @@ def bench(libraries: dict[str, Path], apk: Path, repeat: int) -> bool:
 
     compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "symaudit"), quiet=1)
     _check_report(apk, symaudit)
-    idle = _measure("python -c pass", [python, "-c", "pass"], repeat)
-    runs = [
-        _measure("llvm-readelf --dyn-syms", [_readelf(), "--dyn-syms", "--wide", *bigs], repeat),
-        _measure("symaudit apk (json)", symaudit, repeat),
-        _measure("LIEF parse + names", [python, "-c", LIEF, *bigs], slow),
-        _measure("pyelftools iter_symbols", [python, "-c", PYELFTOOLS, *bigs], slow),
-    ]
+    idle, *runs = _measure_together(
+        [
+            ("python -c pass", [python, "-c", "pass"], repeat),
+            ("llvm-readelf --dyn-syms", [_readelf(), "--dyn-syms", "--wide", *bigs], repeat),
+            ("symaudit apk (json)", symaudit, repeat),
+            ("LIEF parse + names", [python, "-c", LIEF, *bigs], slow),
+            ("pyelftools iter_symbols", [python, "-c", PYELFTOOLS, *bigs], slow),
+        ]
+    )
     base = runs[0].seconds
     print(
         f"\n{'':26s} {'seconds':>8s} {'vs readelf':>10s} {'peak RSS':>10s} {'above idle':>11s} {'/ largest lib':>13s}"
@@ -574,23 +583,15 @@ def _diff_bench(libraries: dict[str, Path], repeat: int) -> float:
         ("same names (two builds)", first, second),
         ("every name differs", first, first.parent / "libbigdep.so"),
     ):
-        diff = _measure(
-            f"diff {label}",
+        diff_command = [
+            python, "-m", "symaudit.cli", "diff", str(a), str(b), "--format", "json", "--output", os.devnull,
+        ]  # fmt: skip
+        diff, parse = _measure_together(
             [
-                python,
-                "-m",
-                "symaudit.cli",
-                "diff",
-                str(a),
-                str(b),
-                "--format",
-                "json",
-                "--output",
-                os.devnull,
-            ],
-            repeat,
+                (f"diff {label}", diff_command, repeat),
+                (f"parse {label}", [python, "-c", PARSE_BOTH, str(a), str(b)], repeat),
+            ]
         )
-        parse = _measure(f"parse {label}", [python, "-c", PARSE_BOTH, str(a), str(b)], repeat)
         ratio = diff.seconds / parse.seconds
         ratios.append(ratio)
         print(f"  {label:26s} diff {diff.seconds:6.3f} s, parse both {parse.seconds:6.3f} s: {ratio:.2f}x")

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from symaudit.findings import Finding
-from symaudit.report.from_json import load_report
 from symaudit.results import Report
 
 Identity = tuple[str, str | None, str | None, str | None]
@@ -26,6 +25,8 @@ class Baseline:
 
 
 def load_baseline(path: str | Path) -> Baseline:
+    from symaudit.report.from_json import load_report  # the report reader, only when a baseline is given
+
     report = load_report(path)
     return Baseline(str(path), frozenset(f.identity for f in report.findings))
 

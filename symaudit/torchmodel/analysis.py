@@ -12,7 +12,7 @@ import hashlib
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from symaudit.analysis.context import AbiContext, PackageResult
 from symaudit.containers.base import LibraryEntry, Package, library_bytes, member_reason
@@ -21,11 +21,11 @@ from symaudit.elf.model import ElfLibrary
 from symaudit.errors import InputError
 from symaudit.findings import Finding
 from symaudit.results import Report
-from symaudit.torchmodel.check import Runtime, check_model, unreadable
-from symaudit.torchmodel.model import ModelError, TorchModel
-from symaudit.torchmodel.reader import is_model_bytes, read_model
-from symaudit.torchmodel.runtime import RuntimeOperators, may_be_runtime, registered_operators
-from symaudit.torchmodel.versions import limits_for, parse_version
+
+if TYPE_CHECKING:  # the model readers and checks are imported when there is a model to read
+    from symaudit.torchmodel.check import Runtime
+    from symaudit.torchmodel.model import TorchModel
+    from symaudit.torchmodel.runtime import RuntimeOperators
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,9 @@ def read_input(path: str, fp: IO[bytes]) -> ModelInput:
     """Reads one model from an open file into the small record the audit keeps: its digest and
     its operators, or the reason it is unreadable. The bytes are not kept, so a package's models
     are held one at a time (150 assets of 16 MiB cost 16 MiB, not 2.4 GB)."""
+    from symaudit.torchmodel.model import ModelError
+    from symaudit.torchmodel.reader import read_model
+
     digest = hashlib.sha256()
     fp.seek(0)
     while chunk := fp.read(_DIGEST_CHUNK):
@@ -63,6 +66,8 @@ def discover_models(package: Package) -> list[ModelInput]:
     before the next."""
     found: list[ModelInput] = []
     for member, named in model_candidates(package):
+        from symaudit.torchmodel.reader import is_model_bytes  # a candidate: the model reader is needed
+
         try:
             fp = package.open_member(member)
         except InputError as exc:
@@ -78,6 +83,8 @@ def discover_models(package: Package) -> list[ModelInput]:
 def _scan_runtime(package: Package, entry: LibraryEntry, library: ElfLibrary) -> RuntimeOperators:
     """The library's operator registry, scanned where it lies (:func:`library_bytes`: mapped
     from the package, or from the unnamed file a large inflated member was spilled to)."""
+    from symaudit.torchmodel.runtime import registered_operators
+
     with library_bytes(package, entry) as (data, _):
         return registered_operators(data, library)
 
@@ -115,6 +122,8 @@ class ModelAudit:
     def abi_analysis(self, context: AbiContext) -> Iterable[Finding]:
         if not self.models():
             return ()  # no model to check: do not re-read and scan the runtime libraries
+        from symaudit.torchmodel.runtime import RuntimeOperators, may_be_runtime
+
         names: list[str] = []
         operators = RuntimeOperators(frozenset(), frozenset())
         for name, library in sorted(context.libraries.items()):
@@ -133,6 +142,9 @@ class ModelAudit:
         return ()
 
     def runtimes(self, report: Report) -> list[Runtime]:
+        from symaudit.torchmodel.check import Runtime
+        from symaudit.torchmodel.versions import limits_for
+
         runtimes: list[Runtime] = []
         for abi, (names, operators) in sorted(self._registries.items()):
             reference = self._release
@@ -145,6 +157,8 @@ class ModelAudit:
 
     def package_analysis(self, package: Package, report: Report) -> PackageResult:
         inputs = self.models()
+        if not inputs:
+            return PackageResult()
         runtimes = self.runtimes(report)
         findings: list[Finding] = []
         entries: list[dict[str, object]] = []
@@ -161,6 +175,8 @@ def audit_model(
     model_input: ModelInput, runtimes: Sequence[Runtime]
 ) -> tuple[list[Finding], dict[str, object]]:
     """Findings for one model against each runtime, and its entry of the report's ``models``."""
+    from symaudit.torchmodel.check import check_model, unreadable
+
     path = model_input.path
     if model_input.data is not None:
         model_input = read_input(path, io.BytesIO(model_input.data))
@@ -201,6 +217,8 @@ def audit_model(
 
 
 def runtime_dict(runtime: Runtime) -> dict[str, object]:
+    from symaudit.torchmodel.versions import parse_version
+
     limits = runtime.limits
     if limits is not None:
         version_check = f"versions checked against libtorch {limits.version}"
