@@ -599,6 +599,11 @@ def ndk_notice(source: SysrootSource) -> PackageAnalysis:
     return analysis
 
 
+def _first_api(abi: str) -> int:
+    spec = abi_specs().get(abi)
+    return spec.first_api if spec is not None else 1
+
+
 @dataclass
 class AssumedMinSdk:
     """Records the level each ABI was judged at when the minSdk is unknown, and says so once."""
@@ -618,7 +623,9 @@ class AssumedMinSdk:
         for abi, api in sorted(self.levels.items()):
             by_level.setdefault(api, []).append(abi)
         where = "; ".join(f"API {api} for {', '.join(abis)}" for api, abis in sorted(by_level.items()))
-        lowest = min(by_level)
+        # An ABI judged at its first API level was judged for every device that runs it.
+        above_first = [api for abi, api in self.levels.items() if api > _first_api(abi)]
+        not_checked = f"devices below API {min(above_first)} (minSdk unknown: pass --min-sdk)" if above_first else None
         finding = rules.MIN_SDK_ASSUMED.finding(
             None,
             None,
@@ -628,7 +635,7 @@ class AssumedMinSdk:
             "the app's real minSdk.",
             extra=(
                 ("assumed", dict(sorted(self.levels.items()))),
-                ("not_checked", f"devices below API {lowest} (minSdk unknown: pass --min-sdk)"),
+                ("not_checked", not_checked),
             ),
         )
         return PackageResult(findings=(finding,))

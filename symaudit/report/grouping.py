@@ -171,6 +171,9 @@ def not_checked(report: Report) -> list[str]:
     for finding in report.findings:
         rule = RULES_BY_ID.get(finding.rule)
         if rule is not None and rule.horizon is Horizon.NOT_CHECKED and rule.not_checked:
+            said = dict(finding.extra)
+            if "not_checked" in said and said["not_checked"] is None:
+                continue  # the finding says it left nothing unchecked
             # A finding may say precisely what it did not check (which level, which libraries).
             items.append(extra_field(finding.extra, "not_checked", str) or rule.not_checked)
     for model in _models(report):

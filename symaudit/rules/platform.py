@@ -149,7 +149,8 @@ libraries, an AAR without `uses-sdk`). The minSdk-dependent rules (`platform-sym
 `gnu-hash-without-sysv-hash`, `relr-before-api-28`, `elf-tls-before-api-29`) then judge each ABI
 at the highest API level its packaged libraries were built for (their `.note.android.ident`),
 and at least the ABI's first API level (21 for 64-bit ABIs), and report warnings, not errors.
-This one info names the levels; the verdict names devices below them as not checked.
+This one info names the levels; the verdict names devices below them as not checked (none
+when every ABI was judged at its first API level: every device running it was judged).
 ## Why it matters
 An app that supports older devices than its libraries were built for fails on those devices in
 ways this audit did not check.

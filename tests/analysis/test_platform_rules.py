@@ -249,3 +249,17 @@ def test_imports_a_short_table_cannot_judge_are_one_info_and_not_checked() -> No
     assert rules(found) == [("platform-symbol-unchecked", "liba.so", Severity.INFO)]
     assert dict(found[0].extra)["imports"] == ["liba.so: ANewerFunction"]
     assert "libandroid.so (table ends at API 30)" in found[0].message
+
+
+def test_an_abi_judged_at_its_first_api_level_leaves_no_device_unchecked() -> None:
+    from symaudit.report.grouping import not_checked
+
+    empty = Report(InputRecord("libs", "folder", None), (), ())
+    first_only = pr.AssumedMinSdk({"arm64-v8a": 21, "armeabi-v7a": 1})
+    [notice] = first_only.notice(None, empty).findings  # type: ignore[arg-type]
+    assert dict(notice.extra)["not_checked"] is None
+    assert not_checked(Report(empty.input, (), (notice,))) == []
+    # A 32-bit ABI judged at the API its libraries were built for leaves older devices unchecked.
+    built_for_21 = pr.AssumedMinSdk({"arm64-v8a": 21, "armeabi-v7a": 21})
+    [notice] = built_for_21.notice(None, empty).findings  # type: ignore[arg-type]
+    assert not_checked(Report(empty.input, (), (notice,))) == ["devices below API 21 (minSdk unknown: pass --min-sdk)"]
