@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from symaudit.analysis.context import AbiContext, Annotator, PackageResult
 from symaudit.containers.base import Package
@@ -14,12 +15,13 @@ from symaudit.elf.model import ElfLibrary
 from symaudit.findings import Finding, Suggestion
 from symaudit.maven.coordinates import Coordinate
 from symaudit.references.families import RUNTIME_NAMES, is_family_symbol, is_reference_library
-from symaudit.references.identify import Identification, compatible, describe_versions, identify
-from symaudit.references.manifest import ReferenceManifest
-from symaudit.references.symbols import closest_name, same_function
 from symaudit.results import Report
 from symaudit.rules.core import UNRESOLVED_SYMBOL
 from symaudit.rules.references import LIBTORCH_VERSION_MISMATCH, REFERENCES_UNAVAILABLE
+
+if TYPE_CHECKING:  # identification and symbol matching are imported when there is a reference
+    from symaudit.references.identify import Identification
+    from symaudit.references.manifest import ReferenceManifest
 
 
 def family_imports(library: ElfLibrary) -> frozenset[str]:
@@ -48,6 +50,8 @@ class ReferenceAudit:
             library = ctx.libraries.get(name)
             found = None
             if library is not None and is_reference_library(name) and self.manifests:
+                from symaudit.references.identify import identify
+
                 found = identify(
                     ctx.abi, name, ctx.digests.get(name), library.exports.name_set, self.manifests
                 )
@@ -58,6 +62,8 @@ class ReferenceAudit:
         library = ctx.libraries.get(name)
         if library is None or not self.manifests:
             return None
+        from symaudit.references.identify import compatible
+
         imports = family_imports(library)
         return compatible(ctx.abi, imports, self.manifests) if imports else None
 
@@ -87,6 +93,8 @@ class ReferenceAudit:
             providers = [p for p in group.packaged if p != name and p in ctx.libraries]
             provided = frozenset().union(*(ctx.libraries[p].exports.name_set for p in providers))
             missing = imports - provided
+            from symaudit.references.identify import compatible
+
             fits = compatible(ctx.abi, imports, self.manifests)
             if not missing or not fits:
                 continue
@@ -118,6 +126,8 @@ class ReferenceAudit:
             shipped = f"a {runtime} matching no reference"
         else:
             shipped = "no runtime that defines them"
+        from symaudit.references.identify import describe_versions
+
         built = describe_versions(fits)
         latest = fits[-1]
         target = f"{found.coordinate}" if found is not None else (runtime or "the packaged runtime")
@@ -148,6 +158,8 @@ class ReferenceAudit:
     def suggest(self, ctx: AbiContext, importer: str, symbol: str) -> Suggestion | None:
         """The nearest export of the shipped libraries: the same qualified function with another
         signature (by demangled name), else the closest mangled name."""
+        from symaudit.references.symbols import closest_name, same_function
+
         group = ctx.groups.get(importer)
         ordered = [p for p in (group.packaged if group else ()) if p != importer and p in ctx.libraries]
         ordered += [p for p in sorted(ctx.libraries) if p not in ordered and p != importer]
