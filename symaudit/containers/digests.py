@@ -31,13 +31,12 @@ from symaudit.errors import InputError
 
 CHUNK = 4 << 20
 """Bytes per read: large enough that the worker asks for the GIL rarely, small enough to stay
-out of the memory budget (one buffer for the whole run)."""
+out of the memory budget (one buffer for the worker, one for a thread that hashes itself)."""
 SWITCH_INTERVAL = 0.0001
 """The switch interval while the worker runs (CPython's default is 0.005 s)."""
 
 HAS_PREAD = hasattr(os, "pread")
 """Positional reads (POSIX); without them digests are computed in the caller's thread."""
-
 
 
 def sha256_of(fp: IO[bytes], path: str) -> str:
