@@ -58,20 +58,29 @@ def open_regular(path: str, label: str, error: type[InputError]) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-def read_regular(path: str, label: str, limit: int | None = None) -> bytes:
-    """The whole file in one read, bounded: MemberError for a file that cannot be read,
-    InputError past ``MAX_MEMBER_BYTES`` (as for a zip member), MemberError past ``limit``."""
-    with open_regular(path, label, MemberError) as fp:
-        bound = limits.MAX_MEMBER_BYTES if limit is None else min(limit, limits.MAX_MEMBER_BYTES)
-        try:
-            size = os.fstat(fp.fileno()).st_size
-            data = fp.read(min(size, bound) + 1)
-        except OSError as exc:
-            raise MemberError(f"{label}: {describe_os_error(exc, path)}") from None
-    if len(data) > bound:
+def _bound(limit: int | None) -> int:
+    return limits.MAX_MEMBER_BYTES if limit is None else min(limit, limits.MAX_MEMBER_BYTES)
+
+
+def _check_size(size: int, label: str, limit: int | None = None) -> None:
+    """InputError past ``MAX_MEMBER_BYTES`` (as for a zip member), MemberError past ``limit``."""
+    bound = _bound(limit)
+    if size > bound:
         if bound == limits.MAX_MEMBER_BYTES:
             raise InputError(f"{label}: file size exceeds {limits.describe_size(bound)}")
         raise MemberError(f"{label}: larger than the {bound}-byte limit of this read")
+
+
+def read_regular(path: str, label: str, limit: int | None = None) -> bytes:
+    """The whole file in one read, bounded: MemberError for a file that cannot be read, and the
+    size bounds of :func:`_check_size` on what the read gives."""
+    with open_regular(path, label, MemberError) as fp:
+        try:
+            size = os.fstat(fp.fileno()).st_size
+            data = fp.read(min(size, _bound(limit)) + 1)
+        except OSError as exc:
+            raise MemberError(f"{label}: {describe_os_error(exc, path)}") from None
+    _check_size(len(data), label, limit)
     return data
 
 
@@ -195,13 +204,11 @@ class FolderPackage(ClosingPackage):
         full = self._inside(path)
         label = f"{self.path}: {shown(path)}"
         fp = open_regular(full, label, MemberError)
-        size = os.fstat(fp.fileno()).st_size
-        bound = limits.MAX_MEMBER_BYTES if limit is None else min(limit, limits.MAX_MEMBER_BYTES)
-        if size > bound:
+        try:
+            _check_size(os.fstat(fp.fileno()).st_size, label, limit)
+        except BaseException:
             fp.close()
-            if bound == limits.MAX_MEMBER_BYTES:
-                raise InputError(f"{label}: file size exceeds {limits.describe_size(bound)}")
-            raise MemberError(f"{label}: larger than the {bound}-byte limit of this read")
+            raise
         return fp
 
 
@@ -216,8 +223,7 @@ def map_file(path: str, label: str, digest: Any = None) -> Mapped | None:
             size = os.fstat(fp.fileno()).st_size
         except OSError as exc:
             raise MemberError(f"{label}: {describe_os_error(exc, path)}") from None
-        if size > limits.MAX_MEMBER_BYTES:
-            raise InputError(f"{label}: file size exceeds {limits.describe_size(limits.MAX_MEMBER_BYTES)}")
+        _check_size(size, label)
         if size == 0:
             return None
         try:
