@@ -394,8 +394,7 @@ class _Reader:
         return tags
 
     def _string_table(self, tags: dict[int, list[int]]) -> _StrTab:
-        if DT_STRTAB not in tags:
-            raise CorruptElfError("no DT_STRTAB in the dynamic section")
+        """``.dynstr`` (:meth:`_prelink_checks` has refused a library without DT_STRTAB)."""
         offset = self._offset(tags[DT_STRTAB][0], "DT_STRTAB")
         size = _first(tags, DT_STRSZ)
         if size == 0:
@@ -630,12 +629,8 @@ class _Reader:
         strtab: _StrTab,
         sections: dict[str, tuple[int, int, int, int]] | None,
     ) -> tuple[ExportTable, ImportTable, bool, frozenset[str], tuple[VersionNeed, ...]]:
-        if DT_SYMTAB not in tags:
-            raise CorruptElfError("no DT_SYMTAB in the dynamic section")
+        # DT_SYMTAB is there and DT_SYMENT, if given, is the class's size: _prelink_checks says so.
         layout = self.layout
-        syment = _first(tags, DT_SYMENT) or layout.sym_size
-        if syment != layout.sym_size:
-            raise CorruptElfError(f"DT_SYMENT is {syment}, expected {layout.sym_size}")
         count = self._symbol_count(tags, sections)
         if count > MAX_SYMBOLS:
             raise CorruptElfError(f"symbol count {count} is implausible")
