@@ -144,6 +144,29 @@ def readelf_symbols(data: bytes, scratch: Path) -> tuple[frozenset[str], frozens
     return _dyn_syms(digest, path)
 
 
+SCHEMA_STRING = re.compile(r"^\s*\[\s*[0-9a-f]+\]\s(?:([A-Za-z_]\w*)::)?([A-Za-z_]\w*)(?:\.(\w+))?\(.*\)\s*->")
+"""A line of ``llvm-readelf --string-dump`` that reads as a whole operator schema string."""
+
+
+def readelf_schemas(path: Path) -> set[str]:
+    """``ns::name[.overload]`` of every whole ``.rodata`` string of ``path`` that reads as an
+    operator schema, by llvm-readelf (``aten`` when the schema names no namespace)."""
+    dump = subprocess.run(
+        [READELF, "--string-dump=.rodata", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    ).stdout
+    found = set()
+    for line in dump.splitlines():
+        match = SCHEMA_STRING.match(line)
+        if match:
+            name = f"{match.group(1) or 'aten'}::{match.group(2)}"
+            found.add(f"{name}.{match.group(3)}" if match.group(3) else name)
+    return found
+
+
 def union_exports(libraries: Iterable[bytes], scratch: Path) -> frozenset[str]:
     return frozenset().union(*(readelf_symbols(data, scratch)[0] for data in libraries))
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from tests.corpus.maven import (
     gradle_home,
     jni,
     maven_corpus,
+    readelf_schemas,
     readelf_symbols,
     serve_corpus,
     union_exports,
@@ -259,20 +259,7 @@ def _rodata_operators(data: bytes, scratch: Path) -> set[str]:
     path = scratch / f"{hashlib.sha256(data).hexdigest()}.so"
     if not path.exists():
         path.write_bytes(data)
-    dump = subprocess.run(
-        ["llvm-readelf-19", "--string-dump=.rodata", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    ).stdout
-    schema = re.compile(r"^\s*\[\s*[0-9a-f]+\]\s(?:([A-Za-z_]\w*)::)?([A-Za-z_]\w*)(?:\.\w+)?\(.*\)\s*->")
-    names = set()
-    for line in dump.splitlines():
-        match = schema.match(line)
-        if match:
-            names.add(f"{match.group(1) or 'aten'}::{match.group(2)}")
-    return names
+    return {schema.partition(".")[0] for schema in readelf_schemas(path)}
 
 
 @pytest.mark.parametrize(

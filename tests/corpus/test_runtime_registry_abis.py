@@ -9,13 +9,12 @@ them, without taking a name that merely ends another one (``_scaled_dot_product_
 from __future__ import annotations
 
 import re
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.corpus.maven import ABIS, maven_corpus
+from tests.corpus.maven import ABIS, maven_corpus, readelf_schemas
 from tests.required import need_tools
 
 RUNTIMES = {
@@ -25,27 +24,6 @@ RUNTIMES = {
     "org.pytorch:pytorch_android_lite:1.9.0": "libpytorch_jni_lite.so",
     "org.pytorch:pytorch_android_lite:1.12.2": "libpytorch_jni_lite.so",
 }
-SCHEMA = re.compile(r"^\s*\[\s*[0-9a-f]+\]\s(?:([A-Za-z_]\w*)::)?([A-Za-z_]\w*)(?:\.(\w+))?\(.*\)\s*->")
-
-
-def _readelf_schemas(path: Path) -> set[str]:
-    """``ns::name[.overload]`` of every whole .rodata string that reads as an operator schema."""
-    dump = subprocess.run(
-        ["llvm-readelf-19", "--string-dump=.rodata", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    ).stdout
-    found = set()
-    for line in dump.splitlines():
-        match = SCHEMA.match(line)
-        if match:
-            name = f"{match.group(1) or 'aten'}::{match.group(2)}"
-            found.add(f"{name}.{match.group(3)}" if match.group(3) else name)
-    return found
-
-
 @pytest.mark.parametrize("coordinate", sorted(RUNTIMES))
 def test_every_abi_registers_what_the_x86_64_build_stores_whole(coordinate: str, tmp_path: Path) -> None:
     need_tools("llvm-readelf-19")
@@ -57,7 +35,7 @@ def test_every_abi_registers_what_the_x86_64_build_stores_whole(coordinate: str,
         blobs = {abi: archive.read(f"jni/{abi}/{library}") for abi in ABIS}
     x86_64 = tmp_path / library
     x86_64.write_bytes(blobs["x86_64"])
-    oracle = _readelf_schemas(x86_64)
+    oracle = readelf_schemas(x86_64)
     assert len(oracle) > 2000
     for abi, blob in blobs.items():
         found = registered_operators(blob, read_elf(blob, library)).qualified
