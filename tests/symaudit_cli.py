@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
+
+import jsonschema
 
 ROOT = Path(__file__).resolve().parents[1]
+REPORT_SCHEMA = json.loads((ROOT / "symaudit" / "schemas" / "report-1.json").read_text())
 
 
 def run(
@@ -31,3 +36,13 @@ def run(
         timeout=120,
         cwd=cwd,
     )
+
+
+def run_json(*args: str) -> tuple[int, dict[str, Any]]:
+    """``run(*args, "--format", "json")``: its exit status (0 or 1, never a usage or input error)
+    and its report, checked against the report's JSON schema."""
+    result = run(*args, "--format", "json")
+    assert result.returncode in (0, 1), result.stderr
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, REPORT_SCHEMA)
+    return result.returncode, report

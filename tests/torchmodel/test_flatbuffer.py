@@ -9,18 +9,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jsonschema
-
 from symaudit.torchmodel.check import Runtime, check_model
 from symaudit.torchmodel.reader import is_model_bytes, read_model
 from symaudit.torchmodel.runtime import schema_operators
 from symaudit.torchmodel.versions import limits_for
-from tests.symaudit_cli import run
-from tests.torchmodel.helpers import MODELS, ROOT, SDPA, WITH_SDPA, WITHOUT_SDPA
+from tests.symaudit_cli import run_json
+from tests.torchmodel.helpers import MODELS, SDPA, WITH_SDPA, WITHOUT_SDPA
 
 FLATBUFFER = MODELS / "sdpa_flatbuffer.ptl"
 TORCH_VIEW = json.loads((MODELS / "sdpa_flatbuffer.torch.json").read_text())
-SCHEMA = json.loads((ROOT / "symaudit" / "schemas" / "report-1.json").read_text())
 
 
 def test_the_reading_is_what_torch_reads() -> None:
@@ -32,22 +29,15 @@ def test_the_reading_is_what_torch_reads() -> None:
     assert sorted(op.qualified for op in model.operators) == TORCH_VIEW["operators"]
 
 
-def _json(*args: str) -> tuple[int, dict]:
-    result = run(*args, "--format", "json")
-    assert result.returncode in (0, 1), result.stderr
-    report = json.loads(result.stdout)
-    jsonschema.validate(report, SCHEMA)
-    return result.returncode, report
-
 
 def test_model_command_checks_a_flatbuffer_model_and_raises_no_false_error() -> None:
-    code, report = _json("model", str(FLATBUFFER))
+    code, report = run_json("model", str(FLATBUFFER))
     assert code == 0 and report["findings"] == []
     assert report["models"][0]["bytecode_version"] == 9 and report["models"][0]["error"] is None
-    code, report = _json("model", str(FLATBUFFER), "--runtime", str(WITHOUT_SDPA))
+    code, report = run_json("model", str(FLATBUFFER), "--runtime", str(WITHOUT_SDPA))
     assert code == 1
     assert [(f["rule"], f["symbol"]) for f in report["findings"]] == [("model-operator-missing", SDPA)]
-    code, report = _json("model", str(FLATBUFFER), "--runtime", str(WITH_SDPA))
+    code, report = run_json("model", str(FLATBUFFER), "--runtime", str(WITH_SDPA))
     assert code == 0 and report["findings"] == []
 
 
@@ -63,6 +53,6 @@ def test_flatbuffer_bytecode_is_judged_against_the_release() -> None:
 def test_a_truncated_flatbuffer_is_unreadable_with_a_reason(tmp_path: Path) -> None:
     path = tmp_path / "cut.ptl"
     path.write_bytes(FLATBUFFER.read_bytes()[:600])
-    code, report = _json("model", str(path))
+    code, report = run_json("model", str(path))
     assert code == 1 and [f["rule"] for f in report["findings"]] == ["model-unreadable"]
     assert "flatbuffer" in report["models"][0]["error"]

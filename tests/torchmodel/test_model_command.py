@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from symaudit.torchmodel.check import Runtime, check_model
 from symaudit.torchmodel.reader import read_model
 from symaudit.torchmodel.runtime import schema_operators
 from symaudit.torchmodel.versions import limits_for
-from tests.symaudit_cli import run
+from tests.symaudit_cli import run, run_json
 from tests.torchmodel.helpers import MODELS, ROOT, SDPA, WITH_SDPA, WITHOUT_SDPA, archive, replaced
-
-SCHEMA = json.loads((ROOT / "symaudit" / "schemas" / "report-1.json").read_text())
-
-
-def _json(*args: str) -> tuple[int, dict]:
-    result = run(*args, "--format", "json")
-    assert result.returncode in (0, 1), result.stderr
-    report = json.loads(result.stdout)
-    jsonschema.validate(report, SCHEMA)
-    return result.returncode, report
 
 
 @pytest.mark.parametrize("model", ["sdpa.ptl", "sdpa.pt"])
 def test_sdpa_model_fails_on_a_runtime_without_the_operator(model: str) -> None:
-    code, report = _json("model", str(MODELS / model), "--runtime", str(WITHOUT_SDPA))
+    code, report = run_json("model", str(MODELS / model), "--runtime", str(WITHOUT_SDPA))
     assert code == 1
     missing = [f for f in report["findings"] if f["rule"] == "model-operator-missing"]
     assert [f["symbol"] for f in missing] == [SDPA]
@@ -40,7 +28,7 @@ def test_sdpa_model_fails_on_a_runtime_without_the_operator(model: str) -> None:
 
 @pytest.mark.parametrize("model", ["sdpa.ptl", "sdpa.pt"])
 def test_sdpa_model_passes_on_a_runtime_that_has_it(model: str) -> None:
-    code, report = _json("model", str(MODELS / model), "--runtime", str(WITH_SDPA))
+    code, report = run_json("model", str(MODELS / model), "--runtime", str(WITH_SDPA))
     assert code == 0 and report["findings"] == []
 
 
@@ -50,7 +38,7 @@ def test_plain_models_need_nothing_the_smaller_runtime_lacks() -> None:
 
 
 def test_model_alone_reports_its_versions() -> None:
-    code, report = _json("model", str(MODELS / "plain_v5.ptl"))
+    code, report = run_json("model", str(MODELS / "plain_v5.ptl"))
     assert code == 0
     assert report["models"][0]["bytecode_version"] == 5 and report["models"][0]["kind"] == "lite"
 
@@ -59,7 +47,7 @@ def test_truncated_model_is_a_model_unreadable_finding(tmp_path: Path) -> None:
     path = tmp_path / "cut.ptl"
     data = (MODELS / "sdpa.ptl").read_bytes()
     path.write_bytes(data[: len(data) - 100])
-    code, report = _json("model", str(path))
+    code, report = run_json("model", str(path))
     assert code == 1
     assert [f["rule"] for f in report["findings"]] == ["model-unreadable"]
 
@@ -132,7 +120,7 @@ def test_apk_audits_models_among_its_assets_and_with_model_option(tmp_path: Path
             }
         )
     )
-    _, report = _json("apk", str(apk), "--model", str(MODELS / "plain.ptl"))
+    _, report = run_json("apk", str(apk), "--model", str(MODELS / "plain.ptl"))
     paths = [m["path"] for m in report["models"]]
     assert paths == [str(MODELS / "plain.ptl"), "assets/final.zip"]
     missing = [f for f in report["findings"] if f["rule"] == "model-operator-missing"]
