@@ -93,6 +93,15 @@ def _matrix(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
+def _matrix_json(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """``refs matrix ARGS --format json``: exit 0, and the matrix, valid against its schema."""
+    done = _matrix(env, *args, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data: dict[str, Any] = json.loads(done.stdout)
+    jsonschema.validate(data, SCHEMA)
+    return data
+
+
 def _check_against_oracle(
     data: dict[str, Any], oracle: dict[tuple[str, str], set[str]], modules: set[str]
 ) -> int:
@@ -124,10 +133,7 @@ def test_matrix_of_a_real_consumer_agrees_with_llvm_nm(
     library.parent.mkdir()
     library.write_bytes(consumer["arm64-v8a"])
 
-    done = _matrix(env, str(library), "--maven-repo", url, "--format", "json")
-    assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
-    jsonschema.validate(data, SCHEMA)
+    data = _matrix_json(env, str(library), "--maven-repo", url)
     # DT_NEEDED libpytorch_jni.so: pytorch_android, and fbjni that every runtime brings.
     assert data["modules"] == ["org.pytorch:pytorch_android", "com.facebook.fbjni:fbjni"]
     assert data["abis"] == ["arm64-v8a"] and data["problems"] == []
@@ -142,10 +148,7 @@ def test_matrix_of_a_real_consumer_agrees_with_llvm_nm(
     apk = write_apk(
         tmp_path / "app.apk", {**jni(aars[TORCH_1_10]), **{(a, CONSUMER): b for a, b in consumer.items()}}
     )
-    done = _matrix(env, str(apk), "--maven-repo", url, "--format", "json")
-    assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
-    jsonschema.validate(data, SCHEMA)
+    data = _matrix_json(env, str(apk), "--maven-repo", url)
     assert data["consumer"]["library"] == CONSUMER and data["abis"] == sorted(ABIS)
     assert _check_against_oracle(data, oracle, {c.rsplit(":", 1)[0] for c in served}) == len(served) * len(
         ABIS
@@ -186,11 +189,8 @@ def test_matrix_offline_says_which_cells_were_not_checked(
     offline = _env(tmp_path / "second", gradle_home(tmp_path / "gradle", {TORCH_1_10: aars[TORCH_1_10]}))
     shutil.copytree(tmp_path / "first" / "cache" / "versions", tmp_path / "second" / "cache" / "versions")
     asked = len(httpserver.log)
-    done = _matrix(offline, str(library), "--offline", "--format", "json")
-    assert done.returncode == 0, done.stderr
+    data = _matrix_json(offline, str(library), "--offline")
     assert len(httpserver.log) == asked
-    data = json.loads(done.stdout)
-    jsonschema.validate(data, SCHEMA)
     cells = {r["coordinate"]: r["cells"]["x86_64"] for r in data["releases"]}
     assert set(cells) == {c for c in aars if "pytorch_android_lite" not in c}
     assert cells.pop(TORCH_1_10)["status"] == "resolves"
